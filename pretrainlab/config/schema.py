@@ -1,0 +1,296 @@
+"""The whole of ``params.yaml`` as frozen pydantic models: unknown keys rejected, types and ranges checked.
+
+Cross-field checks (a cell names a defined model size, an objective fits its architecture, a budget
+buys at least one step) live in :mod:`pretrainlab.config.checks` so this file reads as the shape of a
+study. Key names are part of the public contract (DESIGN.md §params.yaml).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+ARCHITECTURES = ("causal_decoder", "noncausal_decoder", "encoder_decoder")
+OBJECTIVES = ("full_lm", "prefix_lm", "span_corruption", "mlm", "ul2")
+
+Architecture = Literal["causal_decoder", "noncausal_decoder", "encoder_decoder"]
+ObjectiveName = Literal["full_lm", "prefix_lm", "span_corruption", "mlm", "ul2"]
+
+# Cell and model names become stage names (``pretrain@<name>``) and directory names, so they are
+# restricted to characters that are safe in both: no slashes, dots, spaces or leading dashes.
+Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
+PositiveInt = Annotated[int, Field(gt=0)]
+Fraction = Annotated[float, Field(gt=0.0, lt=1.0)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------------------------------- corpus
+class SynthworldSource(Strict):
+    kind: Literal["synthworld"]
+    documents: PositiveInt = 20000
+    entities: Annotated[int, Field(ge=20)] = 2000
+    seed: int = 0
+
+
+class FilesSource(Strict):
+    kind: Literal["files"]
+    glob: Annotated[str, Field(min_length=1)]
+    text_field: str = "text"
+
+
+class HFSource(Strict):
+    kind: Literal["hf"]
+    path: Annotated[str, Field(min_length=1)]
+    name: str | None = None
+    split: str = "train"
+    data_files: str | list[str] | None = None
+    text_field: str = "text"
+    max_documents: PositiveInt | None = None
+    streaming: bool = False
+
+
+Source = Annotated[SynthworldSource | FilesSource | HFSource, Field(discriminator="kind")]
+
+
+class MinHashFilter(Strict):
+    threshold: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8
+    num_perm: Annotated[int, Field(ge=16, le=1024)] = 128
+    shingle_words: Annotated[int, Field(ge=1, le=32)] = 5
+
+
+class CorpusFilters(Strict):
+    min_chars: Annotated[int, Field(ge=0)] = 32
+    max_chars: PositiveInt = 20000
+    exact_dedup: bool = True
+    minhash: MinHashFilter | None = MinHashFilter()
+
+    @model_validator(mode="after")
+    def _range(self) -> CorpusFilters:
+        if self.max_chars <= self.min_chars:
+            raise ValueError(f"max_chars ({self.max_chars}) must exceed min_chars ({self.min_chars})")
+        return self
+
+
+class CorpusConfig(Strict):
+    sources: Annotated[list[Source], Field(min_length=1)]
+    filters: CorpusFilters = CorpusFilters()
+    val_fraction: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.02
+
+
+# ------------------------------------------------------------------------------------- tokenizer
+class TokenizerConfig(Strict):
+    """Either train a byte-level BPE (``vocab_size``) or reuse a directory (``pretrained``)."""
+
+    vocab_size: Annotated[int, Field(ge=300, le=2**32 - 1)] | None = None
+    sentinels: Annotated[int, Field(ge=0, le=1000)] = 100
+    min_frequency: Annotated[int, Field(ge=1)] = 2
+    pretrained: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> TokenizerConfig:
+        if (self.vocab_size is None) == (self.pretrained is None):
+            raise ValueError("give exactly one of vocab_size (train a BPE) or pretrained (a tokenizer dir)")
+        return self
+
+
+# ---------------------------------------------------------------------------------------- models
+class ModelSize(Strict):
+    d_model: PositiveInt
+    n_layers: PositiveInt
+    n_heads: PositiveInt
+    d_ff: PositiveInt
+    n_kv_heads: PositiveInt | None = None
+    dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+
+    @model_validator(mode="after")
+    def _heads_divide(self) -> ModelSize:
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})")
+        if self.n_kv_heads is not None and self.n_heads % self.n_kv_heads:
+            raise ValueError(f"n_heads ({self.n_heads}) must be divisible by n_kv_heads ({self.n_kv_heads})")
+        return self
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.n_heads
+
+
+# ------------------------------------------------------------------------------------ objectives
+class SpanCorruptionOptions(Strict):
+    """T5 defaults: 15% of tokens corrupted in spans of mean length 3."""
+
+    noise_density: Fraction = 0.15
+    mean_noise_span_length: Annotated[float, Field(ge=1.0)] = 3.0
+
+
+class PrefixLMOptions(Strict):
+    """Split point uniform on [1, L) unless ``fixed_prefix_fraction`` pins it."""
+
+    fixed_prefix_fraction: Fraction | None = None
+
+
+class MLMOptions(Strict):
+    """BERT defaults: 15% of positions selected; of those 80% [MASK], 10% random, 10% kept."""
+
+    mask_rate: Fraction = 0.15
+    mask_token_fraction: Annotated[float, Field(ge=0.0, le=1.0)] = 0.8
+    random_token_fraction: Annotated[float, Field(ge=0.0, le=1.0)] = 0.1
+
+    @model_validator(mode="after")
+    def _sum(self) -> MLMOptions:
+        if self.mask_token_fraction + self.random_token_fraction > 1.0:
+            raise ValueError("mask_token_fraction + random_token_fraction must not exceed 1")
+        return self
+
+
+class Denoiser(Strict):
+    """One UL2 denoiser: span corruption (mean span ``mu``, rate ``r``) or prefix LM (``prefix_lm``)."""
+
+    mode: Literal["NLU", "NLG", "S2S"]
+    mu: Annotated[float, Field(ge=1.0)] | None = None
+    r: Fraction
+    prefix_lm: bool = False
+    weight: Annotated[float, Field(gt=0.0)] = 1.0
+
+    @model_validator(mode="after")
+    def _kind(self) -> Denoiser:
+        if self.prefix_lm == (self.mu is not None):
+            raise ValueError("a denoiser is either prefix_lm: true or has a mean span length mu")
+        return self
+
+
+def _ul2_default_denoisers() -> list[Denoiser]:
+    r = [Denoiser(mode="NLU", mu=3, r=0.15), Denoiser(mode="NLU", mu=8, r=0.15)]
+    s = [Denoiser(mode="S2S", r=0.25, prefix_lm=True)]
+    x = [
+        Denoiser(mode="NLG", mu=3, r=0.5),
+        Denoiser(mode="NLG", mu=8, r=0.5),
+        Denoiser(mode="NLG", mu=64, r=0.15),
+        Denoiser(mode="NLG", mu=64, r=0.5),
+    ]
+    return r + s + x
+
+
+class UL2Options(Strict):
+    """UL2's mixture of denoisers (R, S, X), sampled per example by ``weight`` (uniform by default)."""
+
+    denoisers: Annotated[list[Denoiser], Field(min_length=1)] = Field(default_factory=_ul2_default_denoisers)
+
+
+ObjectiveOptions = SpanCorruptionOptions | PrefixLMOptions | MLMOptions | UL2Options
+OPTIONS_BY_OBJECTIVE: dict[str, type[Strict]] = {
+    "full_lm": Strict,
+    "prefix_lm": PrefixLMOptions,
+    "span_corruption": SpanCorruptionOptions,
+    "mlm": MLMOptions,
+    "ul2": UL2Options,
+}
+
+
+# --------------------------------------------------------------------------------------- training
+class Budget(Strict):
+    """How long a cell trains: ``tokens`` seen by the model, or training ``flops``; exactly one."""
+
+    tokens: Annotated[float, Field(gt=0)] | None = None
+    flops: Annotated[float, Field(gt=0)] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Budget:
+        if (self.tokens is None) == (self.flops is None):
+            raise ValueError("give exactly one of tokens or flops")
+        return self
+
+
+class OptimizerConfig(Strict):
+    lr: Annotated[float, Field(gt=0.0, le=1.0)] = 3.0e-3
+    weight_decay: Annotated[float, Field(ge=0.0)] = 0.1
+    warmup_steps: Annotated[int, Field(ge=0)] = 50
+    schedule: Literal["cosine", "linear", "constant"] = "cosine"
+    min_lr_ratio: Annotated[float, Field(ge=0.0, le=1.0)] = 0.1
+    beta1: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.9
+    beta2: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.95
+    grad_clip: Annotated[float, Field(ge=0.0)] = 1.0
+
+
+class PretrainCell(Strict):
+    arch: Architecture
+    objective: ObjectiveName
+    model: Name
+    budget: Budget
+    options: dict[str, object] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _options_fit_objective(self) -> PretrainCell:
+        OPTIONS_BY_OBJECTIVE[self.objective].model_validate(self.options)
+        return self
+
+    def objective_options(self) -> Strict:
+        """The typed options of this cell's objective (defaults filled in)."""
+        return OPTIONS_BY_OBJECTIVE[self.objective].model_validate(self.options)
+
+
+class PretrainConfig(Strict):
+    seq_len: Annotated[int, Field(ge=8, le=1 << 20)] = 256
+    batch_tokens: PositiveInt = 8192
+    eval_tokens: PositiveInt = 65536
+    optimizer: OptimizerConfig = OptimizerConfig()
+    cells: Annotated[dict[Name, PretrainCell], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _batch(self) -> PretrainConfig:
+        if self.batch_tokens < self.seq_len:
+            raise ValueError(f"batch_tokens ({self.batch_tokens}) must be at least seq_len ({self.seq_len})")
+        return self
+
+    @property
+    def batch_size(self) -> int:
+        """Sequences per optimizer step."""
+        return self.batch_tokens // self.seq_len
+
+
+# ------------------------------------------------------------------------------------- evaluation
+class EvaluateConfig(Strict):
+    models: dict[Name, Literal["pretrain", "adapt", "finetune"]] = Field(default_factory=dict)
+    tasks: list[str] | Literal["all"] = "all"
+    items_per_task: Annotated[int, Field(ge=10, le=100000)] = 200
+    bootstrap_samples: Annotated[int, Field(ge=100, le=100000)] = 1000
+    val_tokens: PositiveInt = 65536
+    seed: int = 0
+
+
+class ReportConfig(Strict):
+    title: str = "pretrainlab study"
+
+
+# ---------------------------------------------------------------------------- operational (no cache)
+class ResourcesConfig(Strict):
+    """Where and how fast to run; never part of a stage's cache key."""
+
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    nproc_per_node: PositiveInt = 1
+    compile: bool = False
+    log_interval: PositiveInt = 10
+    checkpoint_interval: PositiveInt = 100
+    num_threads: Annotated[int, Field(ge=0)] = 0
+
+
+class OrchestrationConfig(Strict):
+    max_parallel: PositiveInt = 2
+
+
+# -------------------------------------------------------------------------------------------- study
+class Params(Strict):
+    seed: int = 0
+    corpus: CorpusConfig
+    tokenizer: TokenizerConfig
+    models: Annotated[dict[Name, ModelSize], Field(min_length=1)]
+    pretrain: PretrainConfig
+    evaluate: EvaluateConfig = EvaluateConfig()
+    report: ReportConfig = ReportConfig()
+    resources: ResourcesConfig = ResourcesConfig()
+    orchestration: OrchestrationConfig = OrchestrationConfig()
