@@ -11,10 +11,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-ARCHITECTURES = ("causal_decoder", "noncausal_decoder", "encoder_decoder")
+ARCHITECTURES = ("causal_decoder", "noncausal_decoder", "encoder_decoder", "encoder")
 OBJECTIVES = ("full_lm", "prefix_lm", "span_corruption", "mlm", "ul2")
 
-Architecture = Literal["causal_decoder", "noncausal_decoder", "encoder_decoder"]
+Architecture = Literal["causal_decoder", "noncausal_decoder", "encoder_decoder", "encoder"]
 ObjectiveName = Literal["full_lm", "prefix_lm", "span_corruption", "mlm", "ul2"]
 
 # Cell and model names become stage names (``pretrain@<name>``) and directory names, so they are

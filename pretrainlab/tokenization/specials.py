@@ -60,7 +60,9 @@ class SpecialTokens:
 
     @property
     def all_ids(self) -> frozenset[int]:
-        return frozenset({self.pad, self.bos, self.eos, self.unk, self.mask, *self.modes.values(), *self.sentinels})
+        return frozenset(
+            {self.pad, self.bos, self.eos, self.unk, self.mask, *self.modes.values(), *self.sentinels}
+        )
 
     def regular_ids(self) -> np.ndarray:
         """Every id that is not a reserved special (what BERT's random replacement draws from)."""

@@ -1,0 +1,116 @@
+"""The ``pretrainlab`` command: validate a study, run one stage (what dvc.yaml calls), rebuild the report.
+
+Bad input anywhere ends in one clear message naming the key or file, and exit code 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+from pretrainlab.errors import UserInputError
+
+STAGES = ("corpus", "tokenize", "pretrain", "evaluate", "report")
+CELL_STAGES = ("pretrain", "evaluate")
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+flow_app = typer.Typer(no_args_is_help=True, help="Prefect entry points over the DVC pipeline.")
+app.add_typer(flow_app, name="flow")
+err = Console(stderr=True)
+
+ParamsOption = Annotated[Path, typer.Option("--params", "-p", help="The study's params file.")]
+
+
+def _setup_logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=err, show_path=False, rich_tracebacks=True)],
+        force=True,
+    )
+    for noisy in ("httpx", "urllib3", "datasets", "filelock", "fsspec"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _fail(error: UserInputError) -> None:
+    err.print(f"[bold red]error:[/] {error}", markup=True, highlight=False, soft_wrap=True)
+    raise typer.Exit(code=error.exit_code)
+
+
+@app.command()
+def validate(params: Annotated[Path, typer.Argument(help="params file")] = Path("params.yaml")) -> None:
+    """Check a params file; print every error with its key path (exit 2), or a one-line summary."""
+    from pretrainlab.config.load import load_params
+
+    try:
+        study = load_params(params)
+    except UserInputError as error:
+        _fail(error)
+    cells = ", ".join(study.pretrain.cells)
+    typer.echo(f"{params}: ok ({len(study.pretrain.cells)} pretrain cells: {cells})")
+
+
+@app.command()
+def schema(out: Annotated[Path, typer.Option(help="where to write")] = Path("params.schema.json")) -> None:
+    """Write the JSON Schema that editors use to complete params.yaml."""
+    from pretrainlab.config.load import json_schema
+
+    out.write_text(json_schema())
+    typer.echo(f"wrote {out}")
+
+
+@app.command()
+def stage(
+    name: Annotated[str, typer.Argument(help=f"one of: {', '.join(STAGES)}")],
+    cell: Annotated[
+        str | None, typer.Option("--cell", help="grid cell / model name (foreach stages)")
+    ] = None,
+    params: ParamsOption = Path("params.yaml"),
+    verbose: bool = False,
+) -> None:
+    """Run one stage (what dvc.yaml calls): validate the whole study, then do the work."""
+    _setup_logging(verbose)
+    try:
+        if name not in STAGES:
+            raise UserInputError(f"unknown stage {name!r}; valid stages: {', '.join(STAGES)}")
+        if (cell is None) == (name in CELL_STAGES):
+            need = "needs --cell" if name in CELL_STAGES else "takes no --cell"
+            raise UserInputError(f"stage {name!r} {need}")
+        from pretrainlab.config.load import load_params
+
+        study = load_params(params)
+        _threads(study.resources.num_threads)
+        module = importlib.import_module(f"stages.{name}")
+        module.main(study, cell)
+    except UserInputError as error:
+        _fail(error)
+
+
+@app.command()
+def report(params: ParamsOption = Path("params.yaml")) -> None:
+    """Rebuild reports/study.md from the metrics and plots on disk."""
+    stage("report", None, params)
+
+
+def _threads(num_threads: int) -> None:
+    if num_threads > 0:
+        import torch
+
+        torch.set_num_threads(num_threads)
+
+
+def main() -> None:  # pragma: no cover - console entry
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
+    sys.exit(app())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,244 @@
+"""Build the corpus: sources -> cleaning -> dedup -> stable split -> parquet shards + ``stats.json``.
+
+Output (the ``corpus`` stage's artifact, DESIGN.md §Public contract)::
+
+    out_dir/train/part-00000.parquet ...   columns: text (string), source (where it came from)
+    out_dir/val/part-00000.parquet ...
+    out_dir/stats.json                     documents in per source, removed per filter, out per split
+
+Documents stream through in batches, so memory holds one batch plus the dedup state (16 bytes per
+document for exact dedup, the LSH bands for MinHash). Everything is written inside
+:func:`~pretrainlab.atomic.atomic_dir`: an interrupted or failed build leaves no ``out_dir``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from pretrainlab.atomic import atomic_dir, write_json
+from pretrainlab.config.schema import CorpusConfig, CorpusFilters, Source
+from pretrainlab.corpus import cleaning
+from pretrainlab.corpus.cleaning import TEXT
+from pretrainlab.corpus.dedup import ExactDedup, NearDedup
+from pretrainlab.corpus.shards import SCHEMA, SOURCE, ShardWriter
+from pretrainlab.corpus.sources import RawDocument, check_source, iter_documents
+from pretrainlab.corpus.split import split_keys
+from pretrainlab.errors import UserInputError
+
+logger = logging.getLogger(__name__)
+
+FILTERS = ("invalid_utf8", "too_short", "too_long", "exact_duplicates", "near_duplicates")
+BATCH_DOCUMENTS = 2048
+
+
+@dataclass(frozen=True)
+class SourceStats:
+    key: str  # corpus.sources[i]
+    kind: str
+    documents: int  # read, including those with invalid UTF-8
+    invalid_utf8: int
+    origins: dict[str, int]  # documents per origin (per file for a ``files`` source)
+
+
+@dataclass(frozen=True)
+class SplitStats:
+    documents: int
+    chars: int
+    bytes: int
+    shards: int
+
+
+@dataclass(frozen=True)
+class CorpusStats:
+    sources: tuple[SourceStats, ...]
+    removed: dict[str, int]  # filter name (FILTERS) -> documents removed
+    splits: dict[str, SplitStats]  # "train" | "val"
+    seed: int
+    val_fraction: float
+    documents_in: int = field(init=False)
+    documents_out: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "documents_in", sum(s.documents for s in self.sources))
+        object.__setattr__(self, "documents_out", sum(s.documents for s in self.splits.values()))
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def build_corpus(config: CorpusConfig, seed: int, out_dir: Path, root: Path | None = None) -> CorpusStats:
+    """Build the corpus described by ``config`` into ``out_dir`` (replaced atomically on success).
+
+    ``seed`` seeds MinHash; ``root`` is where ``files`` globs and local ``hf`` paths resolve (cwd by
+    default). Raises UserInputError, leaving ``out_dir`` untouched, on bad sources or an empty result.
+    """
+    root = Path.cwd() if root is None else Path(root)
+    sources = list(enumerate(config.sources))
+    for i, source in sources:
+        check_source(source, _key(i), root)  # fail on a bad glob or path before reading anything
+
+    with atomic_dir(Path(out_dir)) as tmp:
+        pipeline = _Pipeline(config.filters, config.val_fraction, seed, tmp)
+        read = [_read_source(pipeline, source, _key(i), root) for i, source in sources]
+        splits = pipeline.finish(read)
+        stats = CorpusStats(tuple(read), dict(pipeline.removed), splits, seed, config.val_fraction)
+        write_json(tmp / "stats.json", stats.to_json())
+    logger.info(
+        "corpus: %d documents in, %d out, removed %s", stats.documents_in, stats.documents_out, stats.removed
+    )
+    return stats
+
+
+def _key(index: int) -> str:
+    return f"corpus.sources[{index}]"
+
+
+def _read_source(pipeline: _Pipeline, source: Source, key: str, root: Path) -> SourceStats:
+    origins: Counter[str] = Counter()
+    invalid = 0
+    for chunk in _chunks(iter_documents(source, key, root), BATCH_DOCUMENTS):
+        origins.update(doc.origin for doc in chunk)
+        valid = [doc for doc in chunk if doc.text is not None]
+        invalid += len(chunk) - len(valid)
+        batch = pa.table({TEXT: [d.text for d in valid], SOURCE: [d.origin for d in valid]}, schema=SCHEMA)
+        pipeline.add(batch)
+    pipeline.removed["invalid_utf8"] += invalid
+    stats = SourceStats(key, source.kind, sum(origins.values()), invalid, dict(sorted(origins.items())))
+    logger.info("%s (%s): %d documents, %d with invalid UTF-8", key, source.kind, stats.documents, invalid)
+    return stats
+
+
+def _chunks(documents: Iterator[RawDocument], size: int) -> Iterator[list[RawDocument]]:
+    while chunk := list(itertools.islice(documents, size)):
+        yield chunk
+
+
+class _Pipeline:
+    """The per-batch steps, their removal counts, and one shard writer per split."""
+
+    def __init__(self, filters: CorpusFilters, val_fraction: float, seed: int, out: Path) -> None:
+        self.filters = filters
+        self.val_fraction = val_fraction
+        self.removed: Counter[str] = Counter({name: 0 for name in FILTERS})
+        self.exact = ExactDedup() if filters.exact_dedup else None
+        minhash = filters.minhash
+        self.near = (
+            NearDedup(minhash.threshold, minhash.num_perm, minhash.shingle_words, seed)
+            if minhash is not None
+            else None
+        )
+        # The train split holds back its lowest-keyed document and val its highest, so either can
+        # be handed to the other split at the end if that one would be empty (tiny corpora).
+        self.sinks = {
+            "train": _Sink(ShardWriter(out / "train"), lowest=True),
+            "val": _Sink(ShardWriter(out / "val")),
+        }
+
+    def _step(self, name: str, table: pa.Table, table_after: pa.Table) -> pa.Table:
+        self.removed[name] += table.num_rows - table_after.num_rows
+        return table_after
+
+    def add(self, table: pa.Table) -> None:
+        table = cleaning.normalize_whitespace(cleaning.nfc(table))
+        table = self._step("too_short", table, cleaning.drop_too_short(table, self.filters.min_chars))
+        table = self._step("too_long", table, cleaning.drop_too_long(table, self.filters.max_chars))
+        if self.exact is not None:
+            table = self._step("exact_duplicates", table, self.exact(table))
+        if self.near is not None:
+            table = self._step("near_duplicates", table, self.near(table))
+        if table.num_rows == 0:
+            return
+        keys = split_keys(table)
+        is_val = keys < self.val_fraction
+        self.sinks["train"].add(table.filter(pa.array(~is_val)), keys[~is_val])
+        self.sinks["val"].add(table.filter(pa.array(is_val)), keys[is_val])
+
+    def finish(self, sources: list[SourceStats]) -> dict[str, SplitStats]:
+        filters = self.filters
+        train, val = self.sinks["train"], self.sinks["val"]
+        total = train.documents + val.documents
+        if total == 0:
+            raise UserInputError(_empty_message(sources, self.removed, filters))
+        if total == 1:
+            raise UserInputError(
+                "corpus has 1 document after filters; at least 2 are needed for a train and a val split "
+                f"({_removal_summary(self.removed, filters)})"
+            )
+        if val.documents == 0:
+            val.writer.write(train.take_held())
+            logger.warning("val split would be empty: moved the train document nearest the split boundary")
+        elif train.documents == 0:
+            train.writer.write(val.take_held())
+            logger.warning("train split would be empty: moved the val document nearest the split boundary")
+        return {name: sink.close() for name, sink in self.sinks.items()}
+
+
+class _Sink:
+    """A split's shard writer that holds back its boundary document (lowest or highest split key)."""
+
+    def __init__(self, writer: ShardWriter, lowest: bool = False) -> None:
+        self.writer = writer
+        self.lowest = lowest
+        self.held: pa.Table | None = None
+        self.held_key = 0.0
+
+    @property
+    def documents(self) -> int:
+        return self.writer.documents + (self.held is not None)
+
+    def add(self, table: pa.Table, keys: np.ndarray) -> None:
+        if table.num_rows == 0:
+            return
+        i = int(np.argmin(keys) if self.lowest else np.argmax(keys))
+        if self.held is not None and (keys[i] >= self.held_key if self.lowest else keys[i] <= self.held_key):
+            self.writer.write(table)
+            return
+        if self.held is not None:
+            self.writer.write(self.held)
+        self.held, self.held_key = table.slice(i, 1).combine_chunks(), float(keys[i])
+        self.writer.write(pa.concat_tables([table.slice(0, i), table.slice(i + 1)]))
+
+    def take_held(self) -> pa.Table:
+        held, self.held = self.held, None
+        assert held is not None
+        return held
+
+    def close(self) -> SplitStats:
+        if self.held is not None:
+            self.writer.write(self.take_held())
+        self.writer.close()
+        w = self.writer
+        return SplitStats(documents=w.documents, chars=w.chars, bytes=w.bytes, shards=len(w.paths))
+
+
+_FILTER_KEYS = {
+    "invalid_utf8": lambda f: "bytes that are not UTF-8",
+    "too_short": lambda f: f"corpus.filters.min_chars={f.min_chars}",
+    "too_long": lambda f: f"corpus.filters.max_chars={f.max_chars}",
+    "exact_duplicates": lambda f: "corpus.filters.exact_dedup=true",
+    "near_duplicates": lambda f: (
+        f"corpus.filters.minhash.threshold={f.minhash.threshold if f.minhash else None}"
+    ),
+}
+
+
+def _removal_summary(removed: Counter[str], filters: CorpusFilters) -> str:
+    parts = [f"{name} removed {n} ({_FILTER_KEYS[name](filters)})" for name, n in removed.items() if n]
+    return ", ".join(parts) or "no filter removed anything"
+
+
+def _empty_message(sources: list[SourceStats], removed: Counter[str], filters: CorpusFilters) -> str:
+    documents_in = sum(s.documents for s in sources)
+    if documents_in == 0:
+        keys = ", ".join(s.key for s in sources)
+        return f"corpus is empty: the sources yielded no documents ({keys})"
+    return f"corpus is empty after filters: {documents_in} documents in, {_removal_summary(removed, filters)}"

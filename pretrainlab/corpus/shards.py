@@ -1,0 +1,113 @@
+"""Parquet shards of a corpus split: ``<split>/part-00000.parquet ...`` with columns ``text``, ``source``.
+
+:class:`ShardWriter` rolls over to a new file at ``max_documents`` documents or ``max_bytes`` bytes of
+text, whichever comes first, so any shard can be loaded whole; :func:`iter_texts` streams a split back
+in record batches for tokenizer training and encoding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from pretrainlab.corpus.cleaning import TEXT
+from pretrainlab.errors import UserInputError
+
+SOURCE = "source"
+SCHEMA = pa.schema([pa.field(TEXT, pa.string()), pa.field(SOURCE, pa.string())])
+SHARD_PATTERN = "part-*.parquet"
+
+
+class ShardWriter:
+    """Append batches to ``folder/part-NNNNN.parquet`` files of bounded size."""
+
+    def __init__(
+        self,
+        folder: Path,
+        max_documents: int = 50_000,
+        max_bytes: int = 64 << 20,
+        row_group_documents: int = 8192,
+    ) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.max_documents = max_documents
+        self.max_bytes = max_bytes
+        self.row_group_documents = row_group_documents
+        self.paths: list[Path] = []
+        self.documents = self.chars = self.bytes = 0
+        self._writer: pq.ParquetWriter | None = None
+        self._shard_documents = self._shard_bytes = 0
+        self._pending: list[pa.Table] = []
+        self._pending_documents = 0
+
+    def write(self, table: pa.Table) -> None:
+        table = table.select(SCHEMA.names).cast(SCHEMA)
+        sizes = pc.binary_length(table.column(TEXT)).to_numpy().astype(np.int64)
+        start = 0
+        while start < table.num_rows:
+            room = self.max_documents - self._shard_documents
+            cumulative = np.cumsum(sizes[start : start + room])
+            take = int(np.searchsorted(cumulative, self.max_bytes - self._shard_bytes, side="right"))
+            if take == 0 and self._shard_documents == 0:
+                take = 1  # one document larger than max_bytes gets a shard of its own
+            if take > 0:
+                self._append(table.slice(start, take), int(cumulative[take - 1]))
+                start += take
+            if start < table.num_rows or self._shard_documents >= self.max_documents:
+                self._finish_shard()
+
+    def _append(self, part: pa.Table, size: int) -> None:
+        self._pending.append(part)
+        self._pending_documents += part.num_rows
+        self._shard_documents += part.num_rows
+        self._shard_bytes += size
+        self.documents += part.num_rows
+        self.bytes += size
+        self.chars += int(pc.sum(pc.utf8_length(part.column(TEXT))).as_py() or 0)
+        if self._pending_documents >= self.row_group_documents:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        if self._writer is None:
+            path = self.folder / f"part-{len(self.paths):05d}.parquet"
+            self._writer = pq.ParquetWriter(path, SCHEMA, compression="zstd")
+            self.paths.append(path)
+        self._writer.write_table(pa.concat_tables(self._pending).combine_chunks())
+        self._pending, self._pending_documents = [], 0
+
+    def _finish_shard(self) -> None:
+        self._flush()
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        self._shard_documents = self._shard_bytes = 0
+
+    def close(self) -> None:
+        self._finish_shard()
+
+
+def shard_paths(corpus_dir: Path, split: str) -> list[Path]:
+    """The parquet shards of one split, in order; UserInputError if there are none."""
+    folder = Path(corpus_dir) / split
+    paths = sorted(folder.glob(SHARD_PATTERN))
+    if not paths:
+        raise UserInputError(f"{folder}: no {SHARD_PATTERN} shards (is {corpus_dir} a built corpus?)")
+    return paths
+
+
+def iter_texts(corpus_dir: Path, split: str, batch_size: int = 1024) -> Iterator[pa.Array]:
+    """The ``text`` column of a split, one Arrow string array per record batch."""
+    for path in shard_paths(corpus_dir, split):
+        try:
+            parquet = pq.ParquetFile(path)
+            for batch in parquet.iter_batches(batch_size=batch_size, columns=[TEXT]):
+                yield batch.column(0)
+        except (pa.ArrowInvalid, OSError, KeyError) as err:
+            raise UserInputError(f"{path}: not a readable corpus shard ({err})") from err

@@ -1,0 +1,31 @@
+"""Encoder (BERT-style, for ``mlm``): the Gemma2 stack with fully bidirectional attention.
+
+Same weights layout as the decoders (``Gemma2ForCausalLM``; its LM head predicts the token *at* each
+position here, not the next one). The config stores ``is_causal=False``, which transformers' mask
+builder (``create_causal_mask``) honours by building a bidirectional mask, and
+``use_bidirectional_attention=True``, which turns off the attention modules' ``is_causal`` flag for
+SDPA/flash kernels — so the checkpoint is an encoder in stock transformers with no extra code::
+
+    model = AutoModelForCausalLM.from_pretrained(path)
+    logits = model(ids, attention_mask=(ids != pad_id).long()).logits   # logits[:, t] predicts ids[:, t]
+"""
+
+from __future__ import annotations
+
+from transformers import Gemma2Config
+
+from pretrainlab.config.schema import ModelSize
+from pretrainlab.models.causal_decoder import MODEL_CLASS, block_settings
+from pretrainlab.tokenization.specials import SpecialTokens
+
+__all__ = ["MODEL_CLASS", "config"]
+
+
+def config(
+    size: ModelSize, vocab_size: int, seq_len: int, specials: SpecialTokens | None = None
+) -> Gemma2Config:
+    cfg = Gemma2Config(
+        **block_settings(size, vocab_size, seq_len, specials), use_bidirectional_attention=True
+    )
+    cfg.is_causal = False  # read by masking_utils.create_causal_mask and saved in config.json
+    return cfg

@@ -1,0 +1,150 @@
+"""The objectives a cell can name, as a plain dict (seqio-style: duplicates rejected, lookups list names).
+
+How each objective lays out on each architecture (:func:`pretrainlab.models.layout.collate`):
+
+============== ================================ ================================== ===========================
+objective      causal_decoder (CD)              noncausal_decoder (ND)             encoder_decoder (ED)
+============== ================================ ================================== ===========================
+full_lm        targets only, causal; loss on    —                                  —
+               every token after the first
+prefix_lm      prefix ⊕ rest, all causal; loss  prefix bidirectional, rest causal; prefix in the encoder, rest in
+               on the rest                      loss on the rest                   the decoder (loss on all of it)
+span_corrupt.  inputs ⊕ targets, causal; loss   inputs bidirectional, targets      inputs in the encoder, targets
+               on targets                       causal; loss on targets            in the decoder
+ul2            as span_corruption / prefix_lm   as span_corruption / prefix_lm     as span_corruption / prefix_lm
+               per example (mode token first)   (mode token inside the prefix)     (mode token first in encoder)
+============== ================================ ================================== ===========================
+
+``mlm`` (BERT) runs on ``encoder``: a Gemma2 stack with fully bidirectional attention whose output at
+each position predicts the original token there (loss on ``aligned_labels``).
+
+Every objective uses the same raw length for a given ``seq_len`` on every architecture, so cells that
+differ only in architecture train on the same tokens. That length is set by the decoder budget:
+``len(inputs) + len(targets) <= seq_len``. :attr:`ObjectiveSpec.padded_lengths` gives the static
+(input_len, target_len) to pass to ``collate``: for ED the longest inputs and the longest targets; for
+decoders and the encoder a pair whose sum is the longest ``inputs ⊕ targets`` (only the sum matters).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from pretrainlab.config.schema import MLMOptions, PrefixLMOptions, SpanCorruptionOptions, Strict, UL2Options
+from pretrainlab.objectives import full_lm, mlm, prefix_lm, span_corruption, ul2
+from pretrainlab.objectives.example import Example
+from pretrainlab.tokenization.specials import SpecialTokens
+
+ObjectiveFn = Callable[[np.ndarray, np.random.Generator, Any, SpecialTokens], list[Example]]
+
+
+@dataclass(frozen=True)
+class ObjectiveSpec:
+    """One objective: its pure function and what the data and model sides need to know about it."""
+
+    name: str
+    fn: ObjectiveFn
+    options_type: type[Strict]
+    valid_architectures: frozenset[str]
+    _raw_length: Callable[[int, Any], int]
+    _lengths: Callable[[int, Any], tuple[int, int, int]]
+    _check: Callable[[int, Any, SpecialTokens], list[str]]
+
+    def raw_length(self, seq_len: int, options: Any, arch: str | None = None) -> int:
+        """Raw tokens each example consumes; the same for every architecture (``arch`` is accepted for
+        symmetry and checked)."""
+        if arch is not None:
+            self._require(arch)
+        return self._raw_length(seq_len, options)
+
+    def padded_lengths(self, seq_len: int, options: Any, arch: str) -> tuple[int, int]:
+        """Static (input_len, target_len) for ``collate``: ED pads each side to its maximum; decoders and the
+        encoder pad ``inputs ⊕ targets`` to ``input_len + target_len`` (the longest example)."""
+        self._require(arch)
+        max_inputs, max_targets, max_total = self._lengths(seq_len, options)
+        if arch == "encoder_decoder":
+            return max_inputs, max_targets
+        return max_total - max_targets, max_targets
+
+    def check(self, seq_len: int, options: Any, specials: SpecialTokens) -> list[str]:
+        """Human-readable reasons this objective cannot run at ``seq_len`` with ``options`` (empty if fine)."""
+        return self._check(seq_len, options, specials)
+
+    def _require(self, arch: str) -> None:
+        if arch not in self.valid_architectures:
+            raise ValueError(
+                f"objective {self.name!r} does not run on {arch!r}; valid: {', '.join(sorted(self.valid_architectures))}"
+            )
+
+
+OBJECTIVES: dict[str, ObjectiveSpec] = {}
+
+
+def register(spec: ObjectiveSpec) -> ObjectiveSpec:
+    if spec.name in OBJECTIVES:
+        raise ValueError(f"objective {spec.name!r} is already registered")
+    OBJECTIVES[spec.name] = spec
+    return spec
+
+
+def get_objective(name: str) -> ObjectiveSpec:
+    try:
+        return OBJECTIVES[name]
+    except KeyError:
+        raise KeyError(f"unknown objective {name!r}; valid names: {', '.join(sorted(OBJECTIVES))}") from None
+
+
+def valid_pairs() -> dict[str, frozenset[str]]:
+    """architecture -> the objectives it can train with."""
+    pairs: dict[str, set[str]] = {}
+    for spec in OBJECTIVES.values():
+        for arch in spec.valid_architectures:
+            pairs.setdefault(arch, set()).add(spec.name)
+    return {arch: frozenset(names) for arch, names in pairs.items()}
+
+
+def _no_errors(seq_len: int, options: Any, specials: SpecialTokens) -> list[str]:
+    return [] if seq_len >= 2 else [f"seq_len must be at least 2, got {seq_len}"]
+
+
+_SEQ_ARCHS = frozenset({"causal_decoder", "noncausal_decoder", "encoder_decoder"})
+register(
+    ObjectiveSpec(
+        "full_lm",
+        full_lm.full_lm,
+        Strict,
+        frozenset({"causal_decoder"}),
+        full_lm.raw_length,
+        full_lm.lengths,
+        _no_errors,
+    )
+)
+register(
+    ObjectiveSpec(
+        "prefix_lm",
+        prefix_lm.prefix_lm,
+        PrefixLMOptions,
+        _SEQ_ARCHS,
+        prefix_lm.raw_length,
+        prefix_lm.lengths,
+        prefix_lm.check,
+    )
+)
+register(
+    ObjectiveSpec(
+        "span_corruption",
+        span_corruption.span_corruption,
+        SpanCorruptionOptions,
+        _SEQ_ARCHS,
+        span_corruption.raw_length,
+        span_corruption.lengths,
+        span_corruption.check,
+    )
+)
+register(
+    ObjectiveSpec("mlm", mlm.mlm, MLMOptions, frozenset({"encoder"}), mlm.raw_length, mlm.lengths, mlm.check)
+)
+register(ObjectiveSpec("ul2", ul2.ul2, UL2Options, _SEQ_ARCHS, ul2.raw_length, ul2.lengths, ul2.check))

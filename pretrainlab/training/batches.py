@@ -1,0 +1,59 @@
+"""Model batches for a step: raw windows from the token stream -> objective -> architecture layout.
+
+Each example's objective randomness is keyed by (seed, step, global example id), so a step's batch
+is the same whether the run was resumed or split across ranks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from pretrainlab.models.layout import ModelBatch, collate
+from pretrainlab.objectives.registry import ObjectiveSpec
+from pretrainlab.tokenization.specials import SpecialTokens
+from pretrainlab.training.data import WindowSampler, example_rng
+from pretrainlab.training.plan import CellPlan
+
+
+@dataclass
+class ObjectiveBatches:
+    sampler: WindowSampler
+    objective: ObjectiveSpec
+    options: Any
+    specials: SpecialTokens
+    plan: CellPlan
+    seed: int
+    rank: int = 0
+    world_size: int = 1
+
+    def examples(self, step: int) -> list:
+        windows, example_ids = self.sampler.batch(step, self.rank, self.world_size)
+        out = []
+        for row, example_id in zip(windows, example_ids, strict=True):
+            rng = example_rng(self.seed, step, int(example_id))
+            out += self.objective.fn(row[None, :], rng, self.options, self.specials)
+        return out
+
+    def __call__(self, step: int) -> ModelBatch:
+        return collate(
+            self.examples(step), self.plan.arch, self.specials, self.plan.input_len, self.plan.target_len
+        )
+
+
+def fixed_batches(
+    tokens: np.ndarray,
+    objective: ObjectiveSpec,
+    options: Any,
+    specials: SpecialTokens,
+    plan: CellPlan,
+    num_tokens: int,
+    seed: int,
+) -> list[ModelBatch]:
+    """The same validation batches every time (about ``num_tokens`` positions, at least one batch)."""
+    sampler = WindowSampler(tokens, plan.window, plan.batch_size, seed)
+    make = ObjectiveBatches(sampler, objective, options, specials, plan, seed)
+    count = max(1, min(num_tokens // plan.tokens_per_step, sampler.num_windows // plan.batch_size))
+    return [make(step) for step in range(count)]

@@ -1,0 +1,58 @@
+"""evaluate stage (``evaluate@<model>``): validation loss, bits per byte and zero-shot rank
+classification on every synthworld task -> ``metrics/evaluate/<model>.json``."""
+
+from __future__ import annotations
+
+from pretrainlab import paths
+from pretrainlab.atomic import write_json
+from pretrainlab.config.schema import EvaluateConfig, Strict, SynthworldSource
+from pretrainlab.config.schema import Params as Study
+from pretrainlab.errors import UserInputError
+from pretrainlab.evaluation.suite import evaluate_model
+from pretrainlab.tokenization.load import load_tokenizer
+from pretrainlab.training.cell import read_card
+from pretrainlab.training.device import resolve_runtime
+
+
+class Params(Strict):
+    evaluate: EvaluateConfig
+    world: SynthworldSource  # the world whose tasks are asked (the study's synthworld source)
+    seq_len: int
+
+
+def run(name: str, kind: str, params: Params, device: str) -> None:
+    model_dir = paths.model_dir(kind, name)
+    if not (model_dir / "config.json").is_file():
+        raise UserInputError(f"{model_dir}: model not found (run `dvc repro {kind}@{name}` first)")
+    card = read_card(model_dir)
+    tokenizer, specials = load_tokenizer(model_dir)
+    world = {
+        "entities": params.world.entities,
+        "documents": params.world.documents,
+        "seed": params.world.seed,
+    }
+    metrics = evaluate_model(
+        model_dir,
+        arch=card["arch"],
+        objective=card["objective"],
+        adapted=card["kind"] != "pretrain",
+        tokenizer=tokenizer,
+        specials=specials,
+        tokens_dir=paths.TOKENS,
+        config=params.evaluate,
+        world=world,
+        seq_len=params.seq_len,
+        device=resolve_runtime(device, "fp32").device,
+    )
+    write_json(paths.metrics_file("evaluate", name), {"model": name, "kind": kind, **metrics})
+
+
+def main(study: Study, cell: str | None) -> None:
+    if cell not in study.evaluate.models:
+        raise UserInputError(
+            f"evaluate.models: no model named {cell!r} (listed: {', '.join(study.evaluate.models)})"
+        )
+    worlds = [s for s in study.corpus.sources if isinstance(s, SynthworldSource)]
+    world = worlds[0] if worlds else SynthworldSource(kind="synthworld")
+    params = Params(evaluate=study.evaluate, world=world, seq_len=study.pretrain.seq_len)
+    run(cell, study.evaluate.models[cell], params, study.resources.device)

@@ -1,0 +1,116 @@
+"""params.yaml validation: every error names its key path; the CLI exits 2 and writes nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from pretrainlab.cli import app
+from pretrainlab.config.load import ParamsError, json_schema, load_params
+from tests.conftest import ROOT, SMOKE
+
+
+def _write(tmp_path: Path, mutate) -> Path:
+    raw = yaml.safe_load(SMOKE.read_text())
+    mutate(raw)
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def _errors(tmp_path: Path, mutate) -> list[str]:
+    with pytest.raises(ParamsError) as info:
+        load_params(_write(tmp_path, mutate))
+    return info.value.errors
+
+
+@pytest.mark.parametrize("path", [ROOT / "params.yaml", SMOKE], ids=["default", "smoke"])
+def test_shipped_params_are_valid(path: Path):
+    study = load_params(path)
+    assert study.pretrain.cells
+
+
+def test_unknown_key_is_named(tmp_path):
+    errors = _errors(tmp_path, lambda p: p["pretrain"].update(sequence_length=12))
+    assert any(e.startswith("pretrain.sequence_length:") for e in errors)
+
+
+def test_wrong_type_and_nonpositive_budget_are_all_reported(tmp_path):
+    def mutate(p):
+        p["pretrain"]["seq_len"] = "long"
+        p["pretrain"]["cells"]["cd-flm"]["budget"] = {"tokens": -5}
+
+    errors = _errors(tmp_path, mutate)
+    assert any(e.startswith("pretrain.seq_len:") for e in errors)
+    assert any(e.startswith("pretrain.cells.cd-flm.budget.tokens:") for e in errors)
+
+
+def test_undefined_model_size(tmp_path):
+    errors = _errors(tmp_path, lambda p: p["pretrain"]["cells"]["cd-flm"].update(model="huge"))
+    assert errors == ["pretrain.cells.cd-flm.model: unknown model size 'huge' (defined: nano)"]
+
+
+def test_budget_below_one_step(tmp_path):
+    errors = _errors(tmp_path, lambda p: p["pretrain"]["cells"]["cd-flm"].update(budget={"tokens": 10}))
+    assert len(errors) == 1 and errors[0].startswith("pretrain.cells.cd-flm.budget.tokens:")
+    assert "one step" in errors[0]
+
+
+def test_unknown_architecture_lists_valid_names(tmp_path):
+    errors = _errors(tmp_path, lambda p: p["pretrain"]["cells"]["cd-flm"].update(arch="rnn"))
+    assert errors[0].startswith("pretrain.cells.cd-flm.arch:")
+    assert "causal_decoder" in errors[0] and "encoder_decoder" in errors[0]
+
+
+def test_meaningless_pair_is_rejected(tmp_path):
+    errors = _errors(tmp_path, lambda p: p["pretrain"]["cells"]["cd-flm"].update(arch="encoder_decoder"))
+    assert errors[0].startswith("pretrain.cells.cd-flm.objective:")
+    assert "does not fit" in errors[0]
+
+
+def test_unsafe_cell_name_is_rejected(tmp_path):
+    def mutate(p):
+        p["pretrain"]["cells"]["../x"] = p["pretrain"]["cells"]["cd-flm"]
+
+    errors = _errors(tmp_path, mutate)
+    assert any(e.startswith("pretrain.cells.../x") for e in errors)
+
+
+def test_evaluated_model_must_exist(tmp_path):
+    errors = _errors(tmp_path, lambda p: p["evaluate"]["models"].update({"ghost": "pretrain"}))
+    assert errors == ["evaluate.models.ghost: no pretrain model named 'ghost' is defined"]
+
+
+def test_tokenizer_needs_exactly_one_mode(tmp_path):
+    errors = _errors(tmp_path, lambda p: p["tokenizer"].update(pretrained="somewhere"))
+    assert any(e.startswith("tokenizer:") and "exactly one" in e for e in errors)
+
+
+def test_cli_validate_exit_codes(tmp_path):
+    runner = CliRunner()
+    ok = runner.invoke(app, ["validate", str(SMOKE)])
+    assert ok.exit_code == 0, ok.output
+    bad = _write(tmp_path, lambda p: p["pretrain"]["cells"]["cd-flm"].update(model="huge", colour="red"))
+    before = sorted(tmp_path.iterdir())
+    result = runner.invoke(app, ["validate", str(bad)])
+    assert result.exit_code == 2
+    assert "pretrain.cells.cd-flm.colour" in result.output
+    assert sorted(tmp_path.iterdir()) == before
+
+
+def test_cli_unknown_stage_exits_2(tmp_path):
+    result = CliRunner().invoke(app, ["stage", "bake", "--params", str(SMOKE)])
+    assert result.exit_code == 2 and "valid stages" in result.output
+
+
+def test_committed_schema_is_current():
+    committed = json.loads((ROOT / "params.schema.json").read_text())
+    assert committed == json.loads(json_schema()), "run `pretrainlab schema` and commit params.schema.json"
+
+
+def test_params_reference_the_schema():
+    assert "$schema=params.schema.json" in (ROOT / "params.yaml").read_text().splitlines()[0]

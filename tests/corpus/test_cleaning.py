@@ -1,0 +1,45 @@
+"""Cleaning steps on tiny literal batches, and the stable train/val split."""
+
+from __future__ import annotations
+
+import random
+
+import pyarrow as pa
+
+from pretrainlab.corpus import cleaning
+from pretrainlab.corpus.split import split_key, split_table
+
+
+def _texts(table: pa.Table) -> list[str]:
+    return table.column("text").to_pylist()
+
+
+def test_nfc_composes_combining_marks() -> None:
+    out = cleaning.nfc(pa.table({"text": ["caf" + "e\u0301", "\u00e9"], "source": ["a", "b"]}))
+    assert _texts(out) == ["caf\u00e9", "\u00e9"]
+    assert out.column("source").to_pylist() == ["a", "b"]
+
+
+def test_whitespace_collapses_runs_and_keeps_paragraphs() -> None:
+    batch = pa.table(
+        {"text": ["  one \t\t two\u00a0 three  ", "line a  \r\nline b\r\n\r\n\r\n\n  para 2\t", "\n\n"]}
+    )
+    assert _texts(cleaning.normalize_whitespace(batch)) == ["one two three", "line a\nline b\n\npara 2", ""]
+
+
+def test_length_filters_count_characters_not_bytes() -> None:
+    batch = pa.table({"text": ["ééé", "ab", "abcdef"]})
+    assert _texts(cleaning.drop_too_short(batch, 3)) == ["ééé", "abcdef"]
+    assert _texts(cleaning.drop_too_long(batch, 3)) == ["ééé", "ab"]
+
+
+def test_split_depends_only_on_text() -> None:
+    texts = [f"document {i} about something" for i in range(500)]
+    train, val = split_table(pa.table({"text": texts}), 0.1)
+    shuffled = texts[:]
+    random.Random(1).shuffle(shuffled)
+    train2, val2 = split_table(pa.table({"text": shuffled[:300]}), 0.1)
+    assert set(_texts(val2)) == set(_texts(val)) & set(shuffled[:300])
+    assert set(_texts(train2)) == set(_texts(train)) & set(shuffled[:300])
+    assert 20 < val.num_rows < 80
+    assert all(0.0 <= split_key(t) < 1.0 for t in texts[:10])
