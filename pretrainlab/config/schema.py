@@ -234,10 +234,10 @@ class PretrainCell(Strict):
 
 
 class PretrainConfig(Strict):
-    seq_len: Annotated[int, Field(ge=8, le=1 << 20)] = 256
-    batch_tokens: PositiveInt = 8192
-    eval_tokens: PositiveInt = 65536
-    optimizer: OptimizerConfig = OptimizerConfig()
+    seq_len: Annotated[int, Field(ge=8, le=1 << 20)]
+    batch_tokens: PositiveInt
+    eval_tokens: PositiveInt
+    optimizer: OptimizerConfig
     cells: Annotated[dict[Name, PretrainCell], Field(min_length=1)]
 
     @model_validator(mode="after")
@@ -254,12 +254,12 @@ class PretrainConfig(Strict):
 
 # ------------------------------------------------------------------------------------- evaluation
 class EvaluateConfig(Strict):
-    models: dict[Name, Literal["pretrain", "adapt", "finetune"]] = Field(default_factory=dict)
-    tasks: list[str] | Literal["all"] = "all"
-    items_per_task: Annotated[int, Field(ge=10, le=100000)] = 200
-    bootstrap_samples: Annotated[int, Field(ge=100, le=100000)] = 1000
-    val_tokens: PositiveInt = 65536
-    seed: int = 0
+    models: dict[Name, Literal["pretrain", "adapt", "finetune"]]
+    tasks: list[str] | Literal["all"]
+    items_per_task: Annotated[int, Field(ge=10, le=100000)]
+    bootstrap_samples: Annotated[int, Field(ge=100, le=100000)]
+    val_tokens: PositiveInt
+    seed: int
 
 
 class ReportConfig(Strict):
@@ -285,12 +285,15 @@ class OrchestrationConfig(Strict):
 
 # -------------------------------------------------------------------------------------------- study
 class Params(Strict):
-    seed: int = 0
+    """The study. Keys that dvc.yaml names one by one are required (DVC needs them in the file);
+    operational sections may be left out."""
+
+    seed: int
     corpus: CorpusConfig
     tokenizer: TokenizerConfig
     models: Annotated[dict[Name, ModelSize], Field(min_length=1)]
     pretrain: PretrainConfig
-    evaluate: EvaluateConfig = EvaluateConfig()
-    report: ReportConfig = ReportConfig()
+    evaluate: EvaluateConfig
+    report: ReportConfig
     resources: ResourcesConfig = ResourcesConfig()
     orchestration: OrchestrationConfig = OrchestrationConfig()

@@ -1,0 +1,159 @@
+"""The smoke preset end to end with `dvc repro` in a temporary project, then what a user checks:
+stock transformers loads the artifacts, the report has numbers, and DVC reruns only what changed."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT, SMOKE
+
+pytestmark = pytest.mark.slow
+
+PROJECT_FILES = ("dvc.yaml", "stages", "pretrainlab", ".dvc/config", ".dvcignore", ".gitignore")
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    env["TOKENIZERS_PARALLELISM"] = "false"
+    return env
+
+
+def run(cmd: list[str], cwd: Path, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
+    result = subprocess.run(cmd, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+def make_project(dest: Path, params: str) -> Path:
+    """A fresh git + DVC project holding the pipeline code and the given params."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in PROJECT_FILES:
+        src = ROOT / name
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, target)
+    (dest / "params.yaml").write_text(params)
+    run(["git", "init", "-q"], dest)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A"], dest)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"], dest)
+    return dest
+
+
+def stale_stages(project: Path) -> set[str]:
+    out = run(["dvc", "status", "--json"], project).stdout
+    return set(json.loads(out or "{}"))
+
+
+def reproduced_stages(project: Path) -> set[str]:
+    """Run ``dvc repro`` and return the stages it actually ran."""
+    out = run(["dvc", "repro"], project).stdout
+    return set(re.findall(r"Running stage '([^']+)'", out))
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory) -> Path:
+    project = make_project(tmp_path_factory.mktemp("smoke"), SMOKE.read_text())
+    run(["dvc", "repro"], project)
+    return project
+
+
+def test_report_and_metrics_have_numbers(study):
+    report = (study / "reports" / "study.md").read_text()
+    cells = yaml.safe_load(SMOKE.read_text())["pretrain"]["cells"]
+    for cell in cells:
+        assert f"`{cell}`" in report
+        metrics = json.loads((study / "metrics" / "pretrain" / f"{cell}.json").read_text())
+        assert metrics["steps"] > 0 and metrics["tokens"] > 0 and metrics["tokens_per_second"] > 0
+        assert metrics["val_loss"] < metrics["parameters"]  # a number, not NaN
+        evaluation = json.loads((study / "metrics" / "evaluate" / f"{cell}.json").read_text())
+        assert 0.0 <= evaluation["held_out"]["accuracy"] <= 1.0
+        assert evaluation["bits_per_byte"] > 0
+    assert "random baseline" in report
+    assert (study / "reports" / "loss_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    stats = json.loads((study / "data" / "corpus" / "stats.json").read_text())
+    assert stats["documents_out"] > 0
+
+
+STOCK_LOAD = """
+import sys, numpy as np, torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+model = AutoModelForCausalLM.from_pretrained(sys.argv[1]).eval()
+tok = AutoTokenizer.from_pretrained(sys.argv[2])
+ids = tok("Mira was born in a small city.", return_tensors="pt").input_ids
+assert tok.decode(ids[0]) == "Mira was born in a small city.", tok.decode(ids[0])
+with torch.no_grad():
+    np.save(sys.argv[3], model(ids).logits.numpy())
+np.save(sys.argv[4], ids.numpy())
+assert "pretrainlab" not in sys.modules
+"""
+
+
+def test_checkpoint_loads_in_stock_transformers_with_same_logits(study, tmp_path):
+    import numpy as np
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from pretrainlab.models.layout import ModelBatch, forward_logits
+
+    model_dir = study / "data" / "models" / "pretrain" / "cd-flm"
+    logits_file, ids_file = tmp_path / "logits.npy", tmp_path / "ids.npy"
+    run(
+        [
+            sys.executable,
+            "-c",
+            STOCK_LOAD,
+            str(model_dir),
+            str(study / "data" / "tokenizer"),
+            str(logits_file),
+            str(ids_file),
+        ],
+        tmp_path,
+    )
+    ids = torch.from_numpy(np.load(ids_file))
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    batch = ModelBatch(
+        input_ids=ids,
+        labels=torch.full((1, ids.shape[1] - 1), -100),
+        attention_mask=torch.ones_like(ids),
+        prefix_lengths=torch.zeros(1, dtype=torch.long),
+    )
+    with torch.no_grad():
+        ours = forward_logits(model, "causal_decoder", batch)
+    stock = torch.from_numpy(np.load(logits_file))[:, :-1]
+    torch.testing.assert_close(ours, stock, atol=1e-5, rtol=1e-5)
+
+
+def test_dvc_reruns_only_what_a_change_touches(study):
+    assert stale_stages(study) == set(), "a finished study must be up to date"
+    params_file = study / "params.yaml"
+    original = params_file.read_text()
+    try:
+        params = yaml.safe_load(original)
+        params["resources"]["log_interval"] = 3
+        params["resources"]["device"] = "auto"
+        params_file.write_text(yaml.safe_dump(params))
+        assert stale_stages(study) == set(), "operational keys must never invalidate a stage"
+
+        params["evaluate"]["items_per_task"] = 12
+        params_file.write_text(yaml.safe_dump(params))
+        evaluated = {f"evaluate@{name}" for name in params["evaluate"]["models"]}
+        assert stale_stages(study) == evaluated
+        assert reproduced_stages(study) == evaluated | {"report"}
+    finally:
+        params_file.write_text(original)
