@@ -62,6 +62,12 @@ class ModelBatch:
         n = self.input_ids.numel()
         return n + (self.decoder_input_ids.numel() if self.decoder_input_ids is not None else 0)
 
+    @property
+    def num_real_tokens(self) -> int:
+        """Tokens that carry data (encoder + decoder), pads excluded: what budgets count."""
+        n = int(self.attention_mask.sum())
+        return n + (int(self.decoder_attention_mask.sum()) if self.decoder_attention_mask is not None else 0)
+
 
 def _pad(rows: Sequence[np.ndarray], length: int, value: int) -> torch.Tensor:
     out = np.full((len(rows), length), value, dtype=np.int64)
@@ -155,5 +161,3 @@ def token_log_probs(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 def loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy over the non-ignored labels."""
     return F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), ignore_index=IGNORE)
-
-

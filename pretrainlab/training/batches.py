@@ -55,5 +55,5 @@ def fixed_batches(
     """The same validation batches every time (about ``num_tokens`` positions, at least one batch)."""
     sampler = WindowSampler(tokens, plan.window, plan.batch_size, seed)
     make = ObjectiveBatches(sampler, objective, options, specials, plan, seed)
-    count = max(1, min(num_tokens // plan.tokens_per_step, sampler.num_windows // plan.batch_size))
+    count = max(1, min(int(num_tokens // plan.tokens_per_step), sampler.num_windows // plan.batch_size))
     return [make(step) for step in range(count)]

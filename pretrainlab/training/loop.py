@@ -159,7 +159,7 @@ class Trainer:
                 if self.runtime.device.type == "cuda":
                     torch.cuda.synchronize()
                 result.train_seconds += time.perf_counter() - t0
-                result.tokens += batch.num_tokens
+                result.tokens += batch.num_real_tokens
                 if not math.isfinite(loss):
                     raise FloatingPointError(f"training loss became {loss} at step {step}")
                 recent.append(loss)

@@ -1,9 +1,16 @@
 """What a cell's budget buys: sequence layout, tokens and FLOPs per step, number of steps.
 
 Budgets are declared as ``{tokens: N}`` or ``{flops: F}``; both are derived for every cell and
-reported, so a compute-matched grid is one line per cell. "Tokens" are positions the model
-processes (padding included, encoder and decoder both counted for ED), which is what compute is
-spent on. FLOPs follow the DESIGN convention (6·N_non-embedding + 12·L·d·T per token).
+reported, so a compute-matched grid is one line per cell. "Tokens" are the tokens that carry data —
+encoder and decoder both for ED, inputs and targets both for span corruption — never padding: a
+prefix-LM example is ``seq_len`` tokens on every architecture even though the encoder-decoder pads
+each side to ``seq_len - 1``. FLOPs follow the DESIGN convention (6·N_non-embedding + 12·L·d·T per
+token) on those tokens, i.e. what a packed implementation would spend; the padded compute this
+implementation actually runs is ``padded_tokens_per_step`` (equal for decoders up to a few pads;
+about 2x for encoder-decoder prefix LM).
+
+Per-example lengths of the random objectives (prefix LM, UL2) are averaged over a fixed sample of
+examples, so the plan is a deterministic function of the params.
 """
 
 from __future__ import annotations
@@ -13,7 +20,10 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from pretrainlab.config.schema import ModelSize, Params, PretrainCell
+import numpy as np
+
+from pretrainlab.config.schema import ModelSize, Params, PretrainCell, Strict
+from pretrainlab.objectives.registry import ObjectiveSpec
 from pretrainlab.tokenization.specials import SpecialTokens
 
 
@@ -25,7 +35,8 @@ class CellPlan:
     input_len: int  # static padded lengths given to layout.collate
     target_len: int
     batch_size: int
-    tokens_per_step: int
+    tokens_per_step: float  # data tokens (no padding), expected value for random-length objectives
+    padded_tokens_per_step: int
     flops_per_step: float
     flops_per_token: float
     parameters: int
@@ -34,7 +45,7 @@ class CellPlan:
 
     @property
     def tokens(self) -> int:
-        return self.tokens_per_step * self.steps
+        return round(self.tokens_per_step * self.steps)
 
     @property
     def flops(self) -> float:
@@ -47,6 +58,7 @@ class CellPlan:
             "steps": self.steps,
             "batch_size": self.batch_size,
             "tokens_per_step": self.tokens_per_step,
+            "padded_tokens_per_step": self.padded_tokens_per_step,
             "tokens": self.tokens,
             "flops_per_token": self.flops_per_token,
             "flops": self.flops,
@@ -68,8 +80,9 @@ def plan_cell(
     window = objective.raw_length(seq_len, options, cell.arch)
     input_len, target_len = objective.padded_lengths(seq_len, options, cell.arch)
     batch_size = batch_tokens // seq_len
-    tokens_per_step = batch_size * (input_len + target_len)
-    step_flops = flops_per_step(cell.arch, size, specials.vocab_size, batch_size, input_len, target_len)
+    mean_inputs, mean_targets = mean_example_lengths(objective, options, specials, cell.arch, window)
+    tokens_per_step = batch_size * (mean_inputs + mean_targets)
+    step_flops = flops_per_step(cell.arch, size, specials.vocab_size, batch_size, mean_inputs, mean_targets)
     total, non_embedding = count_parameters(cell.arch, size, specials.vocab_size)
     if cell.budget.tokens is not None:
         steps = math.floor(cell.budget.tokens / tokens_per_step)
@@ -83,12 +96,37 @@ def plan_cell(
         target_len=target_len,
         batch_size=batch_size,
         tokens_per_step=tokens_per_step,
+        padded_tokens_per_step=batch_size * (input_len + target_len),
         flops_per_step=step_flops,
         flops_per_token=step_flops / tokens_per_step,
         parameters=total,
         non_embedding_parameters=non_embedding,
         steps=steps,
     )
+
+
+def mean_example_lengths(
+    objective: ObjectiveSpec,
+    options: Strict,
+    specials: SpecialTokens,
+    arch: str,
+    window: int,
+    samples: int = 512,
+) -> tuple[float, float]:
+    """Mean (encoder-side, decoder-side) data tokens per example on ``arch``.
+
+    Decoders read ``inputs ⊕ targets`` as one sequence (all on the "input" side here); lengths do not
+    depend on token values, so a fixed synthetic sample gives the exact mean for deterministic
+    objectives and a tight, reproducible estimate for random ones.
+    """
+    regular = specials.regular_ids()
+    tokens = regular[np.arange(samples * window) % len(regular)].reshape(samples, window)
+    examples = objective.fn(tokens, np.random.default_rng(0), options, specials)
+    inputs = float(np.mean([len(e.inputs) for e in examples]))
+    targets = float(np.mean([len(e.targets) for e in examples]))
+    if arch == "encoder_decoder":
+        return inputs, targets
+    return inputs + targets, 0.0
 
 
 def specials_for_validation(params: Params, base_dir: Path) -> SpecialTokens | None:

@@ -1,0 +1,219 @@
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from pretrainlab.config.schema import ModelSize
+from pretrainlab.evaluation.rank_classification import (
+    EncodedItem,
+    PromptFormat,
+    encode_items,
+    model_scorer,
+    rank_classify,
+)
+from pretrainlab.objectives.example import Example
+from pretrainlab.tokenization.specials import SpecialTokens
+
+SPECIALS = SpecialTokens.for_tests(vocab_size=160, num_sentinels=8)
+SIZE = ModelSize(d_model=32, n_layers=2, n_heads=2, d_ff=64)
+SEQ_LEN = 32
+ARCHS = ("causal_decoder", "noncausal_decoder", "encoder_decoder")
+
+
+def ids(*values):
+    return np.asarray(values, dtype=np.int64)
+
+
+@pytest.fixture(scope="module")
+def models():
+    from pretrainlab.models.build import build_model
+
+    torch.manual_seed(0)
+    out = {}
+    for arch in ARCHS:
+        model = build_model(arch, SIZE, SPECIALS, seq_len=SEQ_LEN, seed=0)
+        out[arch] = model.eval()
+    return out
+
+
+def _regular(rng, n):
+    return rng.integers(20, SPECIALS.vocab_size, size=n).astype(np.int64)
+
+
+# ------------------------------------------------------------------------------ formats (no model)
+def test_plain_format_and_sentinel_and_ul2_formats():
+    plain = PromptFormat.for_model("full_lm", adapted=False, specials=SPECIALS)
+    ex = plain.example(ids(20, 21, 22), ids(30, 31), arch="causal_decoder", seq_len=SEQ_LEN)
+    assert ex.inputs.tolist() == [20, 21, 22] and ex.targets.tolist() == [30, 31]
+    assert plain.skipped_targets == 0
+
+    s0, eos = SPECIALS.sentinels[0], SPECIALS.eos
+    mlm = PromptFormat.for_model("span_corruption", adapted=False, specials=SPECIALS)
+    ex = mlm.example(ids(20, 21, 22), ids(30, 31), arch="encoder_decoder", seq_len=SEQ_LEN)
+    assert ex.inputs.tolist() == [20, 21, 22, s0, eos] and ex.targets.tolist() == [s0, 30, 31]
+    assert mlm.skipped_targets == 1
+
+    ul2 = PromptFormat.for_model("ul2", adapted=False, specials=SPECIALS)
+    ex = ul2.example(
+        ids(20, 21),
+        ids(
+            30,
+        ),
+        arch="noncausal_decoder",
+        seq_len=SEQ_LEN,
+    )
+    assert ex.inputs.tolist() == [SPECIALS.modes["S2S"], 20, 21] and ex.targets.tolist() == [30]
+
+    assert PromptFormat.for_model("span_corruption", adapted=True, specials=SPECIALS) == PromptFormat()
+    assert PromptFormat.for_model("ul2", adapted=True, specials=SPECIALS) == PromptFormat()
+
+
+def test_long_prompts_are_cut_from_the_left():
+    prompt, choice = np.arange(100, 140), ids(7, 8, 9)
+    mlm = PromptFormat.for_model("span_corruption", adapted=False, specials=SPECIALS)
+    ex = mlm.example(prompt, choice, arch="causal_decoder", seq_len=16)
+    assert len(ex.inputs) + len(ex.targets) == 16
+    assert ex.inputs[:-2].tolist() == list(range(140 - 10, 140))  # the end of the prompt survives
+    assert ex.inputs[-2:].tolist() == [SPECIALS.sentinels[0], SPECIALS.eos]
+    ex = PromptFormat().example(prompt, choice, arch="encoder_decoder", seq_len=16)
+    assert ex.inputs.tolist() == list(range(124, 140)) and ex.targets.tolist() == [7, 8, 9]
+    ex = PromptFormat().example(prompt[:3], np.arange(50, 80), arch="causal_decoder", seq_len=16)
+    assert len(ex.inputs) == 1 and len(ex.targets) == 15  # an overlong choice is cut, one prompt token kept
+
+
+# -------------------------------------------------------------------------- accuracy (fake scorer)
+def test_accuracy_of_a_fixed_fake_scorer():
+    # The fake scorer's log-likelihood of a choice is the sum of a per-token table over its tokens.
+    table = {10: -1.0, 11: -2.0, 12: -0.5, 13: -3.0}
+
+    def scorer(examples, skip):
+        return np.array([sum(table[t] for t in e.targets[s:]) for e, s in zip(examples, skip, strict=True)])
+
+    items = [
+        # sums [-1, -2]: picks 0 (right); per token the same
+        EncodedItem(ids(20), (ids(10), ids(11)), answer=0, choice_bytes=(3, 3)),
+        # sums [-1, -1.5]: picks 0 (wrong); per token [-1, -0.75]: picks 1 (right)
+        EncodedItem(ids(20), (ids(10), ids(12, 10)), answer=1, choice_bytes=(2, 4)),
+        # sums [-3, -2]: picks 1 (wrong); per token the same; per byte [-3/10, -2/2] picks 0 (right)
+        EncodedItem(ids(20), (ids(13), ids(11)), answer=0, choice_bytes=(10, 2)),
+        # three choices, sums [-2, -1, -0.5]: picks 2 (right) every way
+        EncodedItem(ids(20), (ids(11), ids(10), ids(12)), answer=2, choice_bytes=(1, 1, 1)),
+    ]
+    result = rank_classify(items, scorer, PromptFormat(), arch="causal_decoder", seq_len=SEQ_LEN)
+    assert result.predictions.tolist() == [0, 0, 1, 2]
+    assert result.correct.tolist() == [True, False, False, True]
+    assert result.correct_norm.tolist() == [True, True, False, True]
+    assert result.correct_byte_norm.tolist() == [True, True, True, True]
+    assert (result.accuracy, result.accuracy_norm, result.accuracy_byte_norm) == (0.5, 0.75, 1.0)
+
+    # In the sentinel format the scorer is told to skip the sentinel, and lengths exclude it.
+    mlm = PromptFormat.for_model("span_corruption", adapted=False, specials=SPECIALS)
+    table[SPECIALS.sentinels[0]] = -100.0  # would dominate if it were scored
+    again = rank_classify(items, scorer, mlm, arch="encoder_decoder", seq_len=SEQ_LEN)
+    assert again.correct_norm.tolist() == result.correct_norm.tolist()
+
+
+def test_encode_items_tokenises_prompt_and_choices_separately():
+    class Tok:
+        def __call__(self, texts, add_special_tokens):
+            assert add_special_tokens is False
+            return {"input_ids": [[ord(c) for c in t] for t in texts]}
+
+    item = SimpleNamespace(prompt="Q?", choices=(" yes", " né"), answer=1)
+    (enc,) = encode_items([item], Tok())
+    assert enc.prompt.tolist() == [81, 63]
+    assert enc.choices[1].tolist() == [32, 110, 233]
+    assert enc.answer == 1 and enc.choice_bytes == (4, 4)  # "é" is two UTF-8 bytes
+
+
+# ------------------------------------------------------------------------------- real tiny models
+def _hand_log_likelihood_cd(model, prompt, choice):
+    seq = torch.as_tensor(np.concatenate([prompt, choice]))[None]
+    logp = torch.log_softmax(model(input_ids=seq).logits.float(), dim=-1)[0]
+    positions = torch.arange(len(prompt) - 1, len(prompt) + len(choice) - 1)
+    return float(logp[positions, torch.as_tensor(choice)].sum())
+
+
+def test_scores_equal_a_hand_computed_log_likelihood_cd(models):
+    model = models["causal_decoder"]
+    rng = np.random.default_rng(0)
+    pairs = [
+        (_regular(rng, int(rng.integers(2, 9))), _regular(rng, int(rng.integers(1, 5)))) for _ in range(7)
+    ]
+    scorer = model_scorer(model, "causal_decoder", SPECIALS, max_batch_tokens=40)  # several padded batches
+    got = scorer([Example(p, c) for p, c in pairs], [0] * len(pairs))
+    with torch.inference_mode():
+        want = [_hand_log_likelihood_cd(model, p, c) for p, c in pairs]
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_scores_do_not_depend_on_batching_or_padding(models, arch):
+    rng = np.random.default_rng(1)
+    examples = [
+        Example(_regular(rng, int(rng.integers(2, 12))), _regular(rng, int(rng.integers(1, 6))))
+        for _ in range(9)
+    ]
+    together = model_scorer(models[arch], arch, SPECIALS, max_batch_tokens=4096)(examples, [0] * 9)
+    alone = [model_scorer(models[arch], arch, SPECIALS)([e], [0])[0] for e in examples]
+    np.testing.assert_allclose(together, alone, rtol=1e-4, atol=1e-4)
+    assert np.all(together < 0)
+
+
+def test_encoder_decoder_scores_match_stock_transformers_loss(models):
+    model = models["encoder_decoder"]
+    rng = np.random.default_rng(2)
+    prompt, choice = _regular(rng, 6), _regular(rng, 4)
+    got = model_scorer(model, "encoder_decoder", SPECIALS)([Example(prompt, choice)], [0])[0]
+    with torch.inference_mode():
+        out = model(input_ids=torch.as_tensor(prompt)[None], labels=torch.as_tensor(choice)[None])
+    assert got == pytest.approx(-float(out.loss) * len(choice), rel=1e-4, abs=1e-4)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_sentinel_log_prob_is_the_same_for_every_choice(models, arch):
+    rng = np.random.default_rng(3)
+    fmt = PromptFormat.for_model("span_corruption", adapted=False, specials=SPECIALS)
+    prompt = _regular(rng, 7)
+    examples = [fmt.example(prompt, _regular(rng, n), arch=arch, seq_len=SEQ_LEN) for n in (1, 2, 4)]
+    scorer = model_scorer(models[arch], arch, SPECIALS)
+    with_sentinel = scorer(examples, [0, 0, 0])
+    choice_only = scorer(examples, [1, 1, 1])
+    sentinel = with_sentinel - choice_only
+    assert np.all(sentinel < 0)
+    np.testing.assert_allclose(sentinel, sentinel[0], rtol=1e-4, atol=1e-5)
+
+
+def test_greedy_continuation_wins_for_a_causal_decoder(models):
+    """A 'cheating' item whose right answer is the model's own greedy continuation is always solved."""
+    model = models["causal_decoder"]
+    rng = np.random.default_rng(4)
+    items = []
+    for k in range(6):
+        prompt = _regular(rng, 5)
+        seq = torch.as_tensor(prompt)[None]
+        with torch.inference_mode():
+            for _ in range(3):
+                logits = model(input_ids=seq).logits[0, -1]
+                logits[list(SPECIALS.all_ids)] = -torch.inf
+                seq = torch.cat([seq, logits.argmax().view(1, 1)], dim=1)
+        greedy = seq[0, len(prompt) :].numpy()
+        # Distractors share the greedy prefix and change the last token, so they are strictly less likely
+        # (the last step's argmax is the greedy token); one single-token item is included as well.
+        distractors = [
+            np.concatenate([greedy[:2], [t]]) for t in rng.choice(np.setdiff1d(np.arange(20, 160), greedy), 3)
+        ]
+        choices = [greedy, *distractors] if k % 2 else [*distractors, greedy]
+        items.append(EncodedItem(prompt, tuple(choices), answer=0 if k % 2 else 3, choice_bytes=(3,) * 4))
+    first = items[0].prompt
+    single = torch.as_tensor(first)[None]
+    with torch.inference_mode():
+        top = int(model(input_ids=single).logits[0, -1, 20:].argmax()) + 20
+    others = [t for t in (21, 22, 23, 24) if t != top][:2]
+    items.append(
+        EncodedItem(first, (ids(others[0]), ids(top), ids(others[1])), answer=1, choice_bytes=(1, 1, 1))
+    )
+    scorer = model_scorer(model, "causal_decoder", SPECIALS)
+    result = rank_classify(items, scorer, PromptFormat(), arch="causal_decoder", seq_len=SEQ_LEN)
+    assert result.correct.all(), result.predictions

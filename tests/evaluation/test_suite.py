@@ -1,0 +1,141 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from pretrainlab.config.schema import EvaluateConfig, ModelSize
+from pretrainlab.corpus.synthworld import HELD_OUT_CLUSTERS, TASK_FAMILIES, generate_documents
+from pretrainlab.errors import UserInputError
+from pretrainlab.evaluation.rank_classification import RankResult
+from pretrainlab.evaluation.suite import evaluate_model, resolve_tasks, summarise
+
+WORLD = {"entities": 40, "documents": 120, "seed": 0}
+TASKS = ["nli.fact", "coreference.gender", "closed_book_qa.birthplace", "sentiment.review"]
+
+
+def _config(**overrides) -> EvaluateConfig:
+    fields = dict(
+        models={}, tasks="all", items_per_task=200, bootstrap_samples=1000, val_tokens=65536, seed=0
+    )
+    return EvaluateConfig(**{**fields, **overrides})
+
+
+def test_resolve_tasks():
+    assert resolve_tasks("all") == sorted(TASK_FAMILIES)
+    assert resolve_tasks(["nli.fact", "nli.fact"]) == ["nli.fact"]
+    with pytest.raises(UserInputError, match=r"evaluate\.tasks.*no_such_task.*nli\.fact"):
+        resolve_tasks(["nli.fact", "no_such_task"])
+
+
+def _result(correct):
+    correct = np.asarray(correct, dtype=bool)
+    return RankResult(correct, correct, correct, np.zeros(len(correct), dtype=np.int64))
+
+
+def test_summary_means_over_tasks_and_splits_held_out():
+    config = _config(bootstrap_samples=200)
+    results = {
+        "nli.fact": _result([1] * 30 + [0] * 70),  # 0.3
+        "coreference.gender": _result([1] * 90 + [0] * 10),  # 0.9
+        "closed_book_qa.birthplace": _result([1] * 10 + [0] * 10),  # 0.5
+    }
+    summary = summarise(results, config)
+    assert summary["tasks"]["nli.fact"]["accuracy"] == pytest.approx(0.3)
+    assert summary["tasks"]["nli.fact"]["random_baseline"] == pytest.approx(1 / 3)
+    assert summary["clusters"]["nli"]["held_out"] is True
+    assert summary["clusters"]["closed_book_qa"]["held_out"] is False
+    held_out = summary["held_out"]
+    assert held_out["accuracy"] == pytest.approx(0.6)  # unweighted mean of 0.3 and 0.9
+    assert held_out["random_baseline"] == pytest.approx((1 / 3 + 1 / 2) / 2)
+    assert held_out["ci95"][0] < 0.6 < held_out["ci95"][1]
+    assert summary["held_in"]["accuracy"] == pytest.approx(0.5)
+    assert summary == summarise(results, config)  # seeded: identical twice
+    json.dumps(summary)  # plain JSON types only
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    """A trained tiny BPE, an encoded val stream and a saved random-init model per architecture."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    from pretrainlab.models.build import build_model
+    from pretrainlab.tokenization.specials import SpecialTokens, reserved_tokens
+    from pretrainlab.tokenization.train_bpe import wrap_for_transformers
+
+    root = tmp_path_factory.mktemp("study")
+    texts = list(generate_documents(**WORLD))
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=600,
+        special_tokens=reserved_tokens(4),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    bpe.train_from_iterator(texts, trainer=trainer)
+    tokenizer = wrap_for_transformers(bpe, 4)
+    specials = SpecialTokens.from_vocab(tokenizer.get_vocab(), len(tokenizer))
+
+    val = texts[:20]
+    ids = [np.asarray(tokenizer(t, add_special_tokens=False)["input_ids"] + [specials.eos]) for t in val]
+    tokens_dir = root / "tokens"
+    tokens_dir.mkdir()
+    np.concatenate(ids).astype(np.uint16).tofile(tokens_dir / "val.bin")
+    starts = np.concatenate([[0], np.cumsum([len(i) for i in ids])[:-1]]).astype(np.int64)
+    np.save(tokens_dir / "val.idx.npy", starts)
+    n_tokens, n_bytes = int(sum(len(i) for i in ids)), sum(len(t.encode()) for t in val)
+    meta = {
+        "vocab_size": specials.vocab_size,
+        "dtype": "uint16",
+        "eos_id": specials.eos,
+        "tokens": {"val": n_tokens},
+        "documents": {"val": len(ids)},
+        "bytes": {"val": n_bytes},
+        "tokenizer_sha256": "test",
+    }
+    (tokens_dir / "meta.json").write_text(json.dumps(meta))
+
+    size = ModelSize(d_model=32, n_layers=1, n_heads=2, d_ff=64)
+    model_dirs = {}
+    for arch in ("causal_decoder", "encoder_decoder"):
+        model_dirs[arch] = root / "models" / f"{arch}-cell"
+        build_model(arch, size, specials, seq_len=64, seed=0).save_pretrained(model_dirs[arch])
+    return tokenizer, specials, tokens_dir, model_dirs
+
+
+@pytest.mark.parametrize(
+    ("arch", "objective", "adapted"),
+    [
+        ("causal_decoder", "full_lm", False),
+        ("encoder_decoder", "span_corruption", False),
+        ("encoder_decoder", "ul2", True),
+    ],
+)
+def test_evaluate_model_end_to_end(study, arch, objective, adapted):
+    torch.set_num_threads(1)
+    tokenizer, specials, tokens_dir, model_dirs = study
+    config = _config(tasks=TASKS, items_per_task=12, bootstrap_samples=100, val_tokens=512)
+    out = evaluate_model(
+        model_dirs[arch],
+        arch=arch,
+        objective=objective,
+        adapted=adapted,
+        tokenizer=tokenizer,
+        specials=specials,
+        tokens_dir=tokens_dir,
+        config=config,
+        world=WORLD,
+        seq_len=64,
+    )
+    json.dumps(out)
+    assert out["model"] == f"{arch}-cell" and out["arch"] == arch and out["objective"] == objective
+    assert out["val_loss"] > 0 and out["bits_per_byte"] > 0
+    assert sorted(out["tasks"]) == sorted(TASKS)
+    for task in TASKS:
+        entry = out["tasks"][task]
+        assert entry["n"] == 12
+        assert 0.0 <= entry["ci95"][0] <= entry["accuracy"] <= entry["ci95"][1] <= 1.0
+        assert entry["held_out"] == (entry["cluster"] in HELD_OUT_CLUSTERS)
+    assert set(out["clusters"]) == {"nli", "coreference", "closed_book_qa", "sentiment"}
+    assert out["held_out"]["tasks"] == ["coreference.gender", "nli.fact"]
+    assert out["held_in"]["random_baseline"] == pytest.approx((1 / 4 + 1 / 2) / 2)
