@@ -23,6 +23,22 @@ def _model_sizes(params: Params) -> list[str]:
     return errors
 
 
+def _objective_options(params: Params) -> list[str]:
+    from pydantic import ValidationError
+
+    from pretrainlab.config.load import key_path
+    from pretrainlab.config.schema import OPTIONS_BY_OBJECTIVE
+
+    errors = []
+    for name, cell in params.pretrain.cells.items():
+        try:
+            OPTIONS_BY_OBJECTIVE[cell.objective].model_validate(cell.options)
+        except ValidationError as error:
+            prefix = f"pretrain.cells.{name}.options"
+            errors += [f"{prefix}.{key_path(e['loc'])}: {e['msg']}" for e in error.errors()]
+    return errors
+
+
 def _evaluated_models(params: Params) -> list[str]:
     known = {"pretrain": set(params.pretrain.cells)}
     errors = []
@@ -32,18 +48,27 @@ def _evaluated_models(params: Params) -> list[str]:
     return errors
 
 
-def _sources(params: Params, base_dir: Path) -> list[str]:
-    errors = []
-    pretrained = params.tokenizer.pretrained
-    if pretrained is not None and not (base_dir / pretrained).is_dir():
-        errors.append(f"tokenizer.pretrained: directory {pretrained!r} does not exist")
-    return errors
+def _tokenizer(params: Params, base_dir: Path) -> list[str]:
+    from pretrainlab.tokenization.specials import reserved_tokens
+
+    tok = params.tokenizer
+    if tok.pretrained is not None and not (base_dir / tok.pretrained).is_dir():
+        return [f"tokenizer.pretrained: directory {tok.pretrained!r} does not exist"]
+    floor = len(reserved_tokens(tok.sentinels)) + 256  # the specials, then one symbol per byte
+    if tok.vocab_size is not None and tok.vocab_size <= floor:
+        return [
+            f"tokenizer.vocab_size: {tok.vocab_size} cannot hold the {floor - 256} reserved specials "
+            f"(tokenizer.sentinels={tok.sentinels}) plus 256 byte symbols; use more than {floor}"
+        ]
+    return []
 
 
 def _cells(params: Params, base_dir: Path) -> list[str]:
     # Imported here: objectives and model sizing pull in numpy/torch, the schema checks above do not.
     from pretrainlab.training.plan import cell_plan_errors
 
+    if _tokenizer(params, base_dir) or _objective_options(params):
+        return []  # cell checks need a usable tokenizer layout and valid options
     errors = []
     for name, cell in params.pretrain.cells.items():
         if cell.model not in params.models:
@@ -56,7 +81,8 @@ def cross_field_errors(params: Params, base_dir: Path = Path(".")) -> list[str]:
     """Every cross-field problem in ``params`` (an empty list means the study is consistent)."""
     return (
         _model_sizes(params)
+        + _objective_options(params)
         + _evaluated_models(params)
-        + _sources(params, base_dir)
+        + _tokenizer(params, base_dir)
         + _cells(params, base_dir)
     )

@@ -25,6 +25,11 @@ Choices made here (each changes the numbers, so each is written down):
   format, which is what rank classification asks ("continue this prompt"): inputs ``[S2S] prompt``,
   targets ``choice`` — the mode token first, as :mod:`pretrainlab.objectives.ul2` places it. (The R/X
   denoisers' ``[NLU]``/``[NLG]`` span format would need a sentinel and fits prompts less directly.)
+* **BERT-style encoders** (objective ``mlm`` on the ``encoder`` architecture) cannot continue a
+  prompt, so each choice is scored as the filler of masked slots: inputs ``prompt <mask>×k`` (k = the
+  choice's token count), and the score is the sum of log p(choice token | all of the inputs) at the
+  masked positions, predicted in one pass. The slots reveal the choice's length, which is why the
+  length-normalised accuracy is the one to read for these models.
 * **Too long.** Prompts are truncated from the left (the question is usually at the end) so that
   the model sees at most ``seq_len`` tokens: decoders ``len(inputs) + len(targets) <= seq_len``; the
   encoder-decoder bounds the encoder and the decoder separately. Mode tokens, sentinels and EOS are
@@ -79,6 +84,7 @@ class PromptFormat:
     prefix: tuple[int, ...] = ()  # before the prompt (a UL2 mode token)
     input_suffix: tuple[int, ...] = ()  # after the prompt (span corruption: <extra_id_0> </s>)
     target_prefix: tuple[int, ...] = ()  # before the choice (span corruption: <extra_id_0>)
+    mask_fill: int | None = None  # BERT-style encoder: the choice is predicted at <mask> slots
 
     @classmethod
     def for_model(cls, objective: str, adapted: bool, specials: SpecialTokens) -> PromptFormat:
@@ -90,6 +96,8 @@ class PromptFormat:
             return cls(input_suffix=(s0, specials.eos), target_prefix=(s0,))
         if objective == "ul2":
             return cls(prefix=(specials.modes[UL2_EVAL_MODE],))
+        if objective == "mlm":
+            return cls(mask_fill=specials.mask)
         return cls()
 
     @property
@@ -98,6 +106,8 @@ class PromptFormat:
         return len(self.target_prefix)
 
     def example(self, prompt: np.ndarray, choice: np.ndarray, *, arch: str, seq_len: int) -> Example:
+        if self.mask_fill is not None:
+            return self._masked_slots(prompt, choice, seq_len)
         head = np.asarray(self.prefix, dtype=np.int64)
         tail = np.asarray(self.input_suffix, dtype=np.int64)
         target = np.concatenate(
@@ -116,6 +126,21 @@ class PromptFormat:
         if len(inputs) == 0 and arch != "encoder_decoder":
             raise ValueError("a decoder needs at least one input token to score the first choice token")
         return Example(inputs=inputs, targets=target)
+
+    def _masked_slots(self, prompt: np.ndarray, choice: np.ndarray, seq_len: int) -> Example:
+        choice = np.asarray(choice, dtype=np.int64)[: seq_len - 1]
+        prompt = np.asarray(prompt, dtype=np.int64)
+        prompt = prompt[max(len(prompt) - (seq_len - len(choice)), 0) :]
+        slots = np.full(len(choice), self.mask_fill, dtype=np.int64)
+        labels = np.concatenate([np.full(len(prompt), IGNORE, dtype=np.int64), choice])
+        return Example(inputs=np.concatenate([prompt, slots]), targets=slots[:0], aligned_labels=labels)
+
+
+def scored_tokens(example: Example, skipped: int) -> int:
+    """How many tokens of ``example`` carry the choice's score."""
+    if example.aligned_labels is not None:
+        return int((example.aligned_labels != IGNORE).sum())
+    return len(example.targets) - skipped
 
 
 @dataclass(frozen=True, eq=False)  # numpy fields: == is not a bool
@@ -229,7 +254,7 @@ def rank_classify(
         for choice in item.choices:
             example = fmt.example(item.prompt, choice, arch=arch, seq_len=seq_len)
             examples.append(example)
-            lengths.append(len(example.targets) - fmt.skipped_targets)
+            lengths.append(scored_tokens(example, fmt.skipped_targets))
     scores = scorer(examples, [fmt.skipped_targets] * len(examples)) if examples else np.zeros(0)
     tokens = np.asarray(lengths, dtype=np.float64)
     correct, correct_norm, correct_byte, predictions = [], [], [], []

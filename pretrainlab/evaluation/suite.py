@@ -32,6 +32,7 @@ from pretrainlab.evaluation.rank_classification import (
     rank_classify,
 )
 from pretrainlab.models.build import register_sdpa
+from pretrainlab.models.load import load_pretrained
 from pretrainlab.tokenization.specials import SpecialTokens
 from pretrainlab.tokenization.token_stream import TokenStream
 
@@ -51,18 +52,15 @@ def resolve_tasks(tasks: Sequence[str] | str) -> list[str]:
     return list(dict.fromkeys(tasks))
 
 
-def load_model(model_dir: Path, arch: str, attn_implementation: str = "eager") -> torch.nn.Module:
+def load_model(
+    model_dir: Path, arch: str, attn_implementation: str = "eager", vocab_size: int | None = None
+) -> torch.nn.Module:
     """Load a saved model with stock ``transformers`` classes (float32, no remote code).
 
     ``attn_implementation="sdpa"`` switches to torch SDPA (:func:`pretrainlab.models.build.register_sdpa`),
     the fast path on GPU; the default ``eager`` is what stock loading picks.
     """
-    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
-
-    if not (Path(model_dir) / "config.json").is_file():
-        raise UserInputError(f"{model_dir}: not a saved model (no config.json)")
-    auto = AutoModelForSeq2SeqLM if arch == "encoder_decoder" else AutoModelForCausalLM
-    model = auto.from_pretrained(model_dir, dtype=torch.float32, trust_remote_code=False)
+    model = load_pretrained(Path(model_dir), arch, vocab_size)
     if attn_implementation == "sdpa":
         model.set_attn_implementation(register_sdpa())
     elif attn_implementation != "eager":
@@ -154,20 +152,22 @@ def evaluate_model(
     beyond float rounding.
     """
     task_names = resolve_tasks(config.tasks)
-    model = load_model(Path(model_dir), arch, attn_implementation).to(device)
-    stream = TokenStream.open(Path(tokens_dir), "val")
-    ppl = validation_perplexity(
-        model,
-        arch,
-        specials,
-        stream.tokens,
-        seq_len=seq_len,
-        max_tokens=config.val_tokens,
-        bytes_per_token=bytes_per_token(stream.meta, "val"),
-        max_batch_tokens=max_batch_tokens,
-        device=device,
-    )
-    log.info("%s: val loss %.4f, %.4f bits/byte", Path(model_dir).name, ppl.loss, ppl.bits_per_byte)
+    model = load_model(Path(model_dir), arch, attn_implementation, specials.vocab_size).to(device)
+    ppl = None
+    if arch != "encoder":  # a BERT-style encoder has no next-token distribution to score
+        stream = TokenStream.open(Path(tokens_dir), "val")
+        ppl = validation_perplexity(
+            model,
+            arch,
+            specials,
+            stream.tokens,
+            seq_len=seq_len,
+            max_tokens=config.val_tokens,
+            bytes_per_token=bytes_per_token(stream.meta, "val"),
+            max_batch_tokens=max_batch_tokens,
+            device=device,
+        )
+        log.info("%s: val loss %.4f, %.4f bits/byte", Path(model_dir).name, ppl.loss, ppl.bits_per_byte)
 
     fmt = PromptFormat.for_model(objective, adapted, specials)
     scorer = model_scorer(model, arch, specials, max_batch_tokens=max_batch_tokens, device=device)
@@ -194,8 +194,8 @@ def evaluate_model(
         "arch": arch,
         "objective": objective,
         "adapted": adapted,
-        "val_loss": ppl.loss,
-        "bits_per_byte": ppl.bits_per_byte,
-        "val_tokens_scored": ppl.tokens,
+        "val_loss": ppl.loss if ppl else None,
+        "bits_per_byte": ppl.bits_per_byte if ppl else None,
+        "val_tokens_scored": ppl.tokens if ppl else 0,
         **summarise(results, config),
     }

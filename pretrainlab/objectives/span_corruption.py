@@ -156,4 +156,10 @@ def check(seq_len: int, options: SpanCorruptionOptions, specials: SpecialTokens)
         return [
             f"seq_len {seq_len} too short for span corruption: inputs + targets of 2 raw tokens do not fit"
         ]
+    num_noise, _ = noise_counts(raw, options.noise_density, options.mean_noise_span_length)
+    if num_noise < options.mean_noise_span_length:
+        return [
+            f"seq_len {seq_len} too short for spans of mean length {options.mean_noise_span_length}: "
+            f"a {raw}-token sequence has only {num_noise} noise tokens at noise_density={options.noise_density}"
+        ]
     return check_spans(raw, options.noise_density, options.mean_noise_span_length, specials)

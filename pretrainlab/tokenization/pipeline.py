@@ -23,23 +23,29 @@ def tokenize(
     size can hold the specials, a pretrained directory loads and has enough sentinels. ``root``
     resolves a relative ``tokenizer.pretrained`` (cwd by default).
     """
+    pretrained = None if config.pretrained is None else _load_pretrained(config, root)
     for split in SPLITS:
         shard_paths(Path(corpus_dir), split)
-    if config.pretrained is None:
+    if pretrained is None:
         check_vocab_size(config)
         train_tokenizer(Path(corpus_dir), config, Path(tokenizer_out))
     else:
-        source = Path(config.pretrained).expanduser()
-        source = source if source.is_absolute() else (Path.cwd() if root is None else Path(root)) / source
-        try:
-            tokenizer, specials = load_tokenizer(source)
-        except UserInputError as err:
-            raise UserInputError(f"tokenizer.pretrained: {err}") from err
-        if len(specials.sentinels) < config.sentinels:
-            raise UserInputError(
-                f"tokenizer.pretrained: {source} has {len(specials.sentinels)} sentinels <extra_id_N>, "
-                f"but tokenizer.sentinels asks for {config.sentinels}"
-            )
         with atomic_dir(Path(tokenizer_out)) as tmp:
-            tokenizer.save_pretrained(str(tmp))  # re-saved, so only tokenizer data files are carried over
+            pretrained.save_pretrained(str(tmp))  # re-saved, so only tokenizer data files are carried over
     return encode_corpus(Path(corpus_dir), Path(tokenizer_out), Path(tokens_out))
+
+
+def _load_pretrained(config: TokenizerConfig, root: Path | None):
+    """Load and check ``tokenizer.pretrained`` (nothing is written)."""
+    source = Path(str(config.pretrained)).expanduser()
+    source = source if source.is_absolute() else (Path.cwd() if root is None else Path(root)) / source
+    try:
+        tokenizer, specials = load_tokenizer(source)
+    except UserInputError as err:
+        raise UserInputError(f"tokenizer.pretrained: {err}") from err
+    if len(specials.sentinels) < config.sentinels:
+        raise UserInputError(
+            f"tokenizer.pretrained: {source} has {len(specials.sentinels)} sentinels <extra_id_N>, "
+            f"but tokenizer.sentinels asks for {config.sentinels}"
+        )
+    return tokenizer
