@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from transformers import PreTrainedModel
 
-from pretrainlab.models.masks import prefix_lm_attention_mask
+from pretrainlab.models.masks import packed_attention_mask, prefix_lm_attention_mask
 from pretrainlab.objectives.example import IGNORE, Example
 from pretrainlab.tokenization.specials import SpecialTokens
 
@@ -51,6 +51,10 @@ class ModelBatch:
     prefix_lengths: torch.Tensor  # [B] positions attended bidirectionally
     decoder_input_ids: torch.Tensor | None = None  # ED only: [start] + targets[:-1]
     decoder_attention_mask: torch.Tensor | None = None
+    # Packed decoder rows (pretrainlab.finetuning.packing.collate_packed); None when not packed.
+    segment_ids: torch.Tensor | None = None  # [B, T] 1.. per example in its row, 0 = pad
+    position_ids: torch.Tensor | None = None  # [B, T] restart at 0 in every segment
+    prefix_mask: torch.Tensor | None = None  # [B, T] bool: attended bidirectionally within its segment
 
     def to(self, device: torch.device | str) -> ModelBatch:
         moved = {k: v.to(device) for k, v in vars(self).items() if isinstance(v, torch.Tensor)}
@@ -145,6 +149,13 @@ def forward_logits(model: PreTrainedModel, arch: str, batch: ModelBatch) -> torc
             use_cache=False,
         ).logits
     dtype = next(model.parameters()).dtype
+    if batch.segment_ids is not None:  # packed rows: each example attends only within its segment
+        assert batch.prefix_mask is not None and batch.position_ids is not None
+        mask = packed_attention_mask(batch.segment_ids, batch.prefix_mask, dtype)
+        out = model(
+            input_ids=batch.input_ids, attention_mask=mask, position_ids=batch.position_ids, use_cache=False
+        )
+        return out.logits[:, :-1]
     mask = prefix_lm_attention_mask(batch.prefix_lengths, batch.input_ids.shape[1], dtype)
     logits = model(input_ids=batch.input_ids, attention_mask=mask, use_cache=False).logits
     return logits if arch == "encoder" else logits[:, :-1]

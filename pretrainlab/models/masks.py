@@ -33,3 +33,17 @@ def prefix_lm_attention_mask(
     allowed = causal[None] | in_prefix
     zero = torch.zeros((), dtype=dtype, device=prefix_lengths.device)
     return torch.where(allowed, zero, torch.finfo(dtype).min)[:, None]
+
+
+def packed_attention_mask(
+    segment_ids: torch.Tensor, prefix_mask: torch.Tensor, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
+    """[B, 1, T, T] additive mask for packed rows: q sees k iff they are in the same segment and
+    (``k <= q`` or ``prefix_mask[k]``), so packed examples never attend to each other."""
+    T = segment_ids.shape[1]
+    positions = torch.arange(T, device=segment_ids.device)
+    causal = (positions[None, :] <= positions[:, None])[None]  # [1, q, k]
+    same = segment_ids[:, :, None] == segment_ids[:, None, :]  # [B, q, k]
+    allowed = same & (causal | prefix_mask[:, None, :])
+    zero = torch.zeros((), dtype=dtype, device=segment_ids.device)
+    return torch.where(allowed, zero, torch.finfo(dtype).min)[:, None]
