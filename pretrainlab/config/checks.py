@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pretrainlab.config.lineage import lineage_errors
 from pretrainlab.config.schema import Params
 
 
@@ -30,17 +31,18 @@ def _objective_options(params: Params) -> list[str]:
     from pretrainlab.config.schema import OPTIONS_BY_OBJECTIVE
 
     errors = []
-    for name, cell in params.pretrain.cells.items():
+    cells = [(f"pretrain.cells.{n}", c) for n, c in params.pretrain.cells.items()]
+    cells += [(f"adapt.{n}", c) for n, c in params.adapt.items()]
+    for prefix, cell in cells:
         try:
             OPTIONS_BY_OBJECTIVE[cell.objective].model_validate(cell.options)
         except ValidationError as error:
-            prefix = f"pretrain.cells.{name}.options"
-            errors += [f"{prefix}.{key_path(e['loc'])}: {e['msg']}" for e in error.errors()]
+            errors += [f"{prefix}.options.{key_path(e['loc'])}: {e['msg']}" for e in error.errors()]
     return errors
 
 
 def _evaluated_models(params: Params) -> list[str]:
-    known = {"pretrain": set(params.pretrain.cells)}
+    known = {"pretrain": set(params.pretrain.cells), "adapt": set(params.adapt), "finetune": set(params.finetune)}
     errors = []
     for name, kind in params.evaluate.models.items():
         if name not in known.get(kind, set()):
@@ -65,7 +67,7 @@ def _tokenizer(params: Params, base_dir: Path) -> list[str]:
 
 def _cells(params: Params, base_dir: Path) -> list[str]:
     # Imported here: objectives and model sizing pull in numpy/torch, the schema checks above do not.
-    from pretrainlab.training.plan import cell_plan_errors
+    from pretrainlab.training.plan import adapt_plan_errors, cell_plan_errors
 
     if _tokenizer(params, base_dir) or _objective_options(params):
         return []  # cell checks need a usable tokenizer layout and valid options
@@ -74,6 +76,10 @@ def _cells(params: Params, base_dir: Path) -> list[str]:
         if cell.model not in params.models:
             continue
         errors += [f"pretrain.cells.{name}.{msg}" for msg in cell_plan_errors(params, name, base_dir)]
+    if lineage_errors(params) or _model_sizes(params):
+        return errors
+    for name in params.adapt:
+        errors += [f"adapt.{name}.{msg}" for msg in adapt_plan_errors(params, name, base_dir)]
     return errors
 
 
@@ -83,6 +89,7 @@ def cross_field_errors(params: Params, base_dir: Path = Path(".")) -> list[str]:
         _model_sizes(params)
         + _objective_options(params)
         + _evaluated_models(params)
+        + lineage_errors(params)
         + _tokenizer(params, base_dir)
         + _cells(params, base_dir)
     )

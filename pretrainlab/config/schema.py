@@ -247,6 +247,51 @@ class PretrainConfig(Strict):
         return self.batch_tokens // self.seq_len
 
 
+# ------------------------------------------------------------------------------ adapt and finetune
+# A model reference names the stage that made it and its name, like its artifact path under
+# data/models/: ``pretrain/nd-mlm`` or ``adapt/nd-mlm-to-cd-flm``.
+ModelRef = Annotated[str, StringConstraints(pattern=r"^(pretrain|adapt)/[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
+
+
+class AdaptCell(Strict):
+    """Continue training a model under another architecture, objective or corpus (one cell each).
+
+    LM-A: ``{from: pretrain/nd-mlm, arch: causal_decoder, objective: full_lm}``; NC-A: the reverse;
+    decoder -> encoder-decoder (T5Gemma): ``arch: encoder_decoder`` from a decoder, cross-attention
+    copied from self-attention or random with ``warmup_steps`` that train only cross-attention;
+    continued pretraining: the same arch/objective with ``sources`` (another corpus).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    from_: ModelRef = Field(alias="from")
+    arch: Architecture
+    objective: ObjectiveName
+    budget: Budget
+    options: dict[str, object] = Field(default_factory=dict)
+    optimizer: OptimizerConfig | None = None  # default: pretrain.optimizer
+    cross_attention: Literal["copy", "random"] = "copy"
+    warmup_steps: Annotated[int, Field(ge=0)] = 0
+    sources: Annotated[list[Source], Field(min_length=1)] | None = None
+
+    def objective_options(self) -> Strict:
+        return OPTIONS_BY_OBJECTIVE[self.objective].model_validate(self.options)
+
+
+class FinetuneCell(Strict):
+    """Multitask prompted finetuning (T0-style) on the synthworld training clusters."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    from_: ModelRef = Field(alias="from")
+    budget: Budget
+    examples_per_task: Annotated[int, Field(ge=1)] = 500
+    cap: Annotated[int, Field(ge=1)] = 300
+    packing: bool = True
+    dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.1
+    optimizer: OptimizerConfig = OptimizerConfig(lr=1.0e-3, warmup_steps=10, schedule="constant")
+
+
 # ------------------------------------------------------------------------------------- evaluation
 class EvaluateConfig(Strict):
     models: dict[Name, Literal["pretrain", "adapt", "finetune"]]
@@ -288,6 +333,8 @@ class Params(Strict):
     tokenizer: TokenizerConfig
     models: Annotated[dict[Name, ModelSize], Field(min_length=1)]
     pretrain: PretrainConfig
+    adapt: dict[Name, AdaptCell]  # may be {}: DVC reads the section
+    finetune: dict[Name, FinetuneCell]
     evaluate: EvaluateConfig
     report: ReportConfig
     resources: ResourcesConfig = ResourcesConfig()

@@ -157,3 +157,28 @@ def test_dvc_reruns_only_what_a_change_touches(study):
         assert reproduced_stages(study) == evaluated | {"report"}
     finally:
         params_file.write_text(original)
+
+
+def test_adaptation_chain_reruns_exactly_its_downstream(study):
+    """CD:FLM -> ND:MLM -> MTF: changing the adaptation's budget reruns it and what descends from it."""
+    params_file = study / "params.yaml"
+    original = params_file.read_text()
+    params = yaml.safe_load(original)
+    chain = {
+        name
+        for name, cell in params["adapt"].items()
+        if cell["from"] == "pretrain/cd-flm" and cell["objective"] == "span_corruption"
+    }
+    assert chain, "the smoke preset must hold a CD:FLM -> ND:MLM adaptation"
+    first = sorted(chain)[0]
+    finetunes = {name for name, cell in params["finetune"].items() if cell["from"] == f"adapt/{first}"}
+    assert finetunes, "the smoke preset must finetune the adapted model"
+    try:
+        params["adapt"][first]["budget"] = {"flops": params["adapt"][first]["budget"]["flops"] * 1.5}
+        params_file.write_text(yaml.safe_dump(params))
+        assert stale_stages(study) == {f"adapt@{first}"}
+        evaluated = {f"evaluate@{m}" for m in [first, *finetunes] if m in params["evaluate"]["models"]}
+        expected = {f"adapt@{first}", *(f"finetune@{f}" for f in finetunes), *evaluated, "report"}
+        assert reproduced_stages(study) == expected
+    finally:  # the last test of the module: the study is left stale, the params as they were
+        params_file.write_text(original)

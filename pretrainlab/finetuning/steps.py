@@ -1,0 +1,84 @@
+"""Finetuning batches and their plan: the MTF mixture as step-addressed model batches.
+
+Decoders pack several prompt→answer examples per row (segment masks keep them apart) when
+``packing`` is on; the encoder-decoder pads each side. The plan counts data tokens, like pretraining.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from pretrainlab.config.schema import FinetuneCell, ModelSize
+from pretrainlab.finetuning.batches import MixtureBatches
+from pretrainlab.finetuning.packing import collate_packed, pack_examples
+from pretrainlab.models.build import count_parameters
+from pretrainlab.models.flops import flops_per_step
+from pretrainlab.models.layout import ModelBatch, collate
+from pretrainlab.objectives.example import Example
+from pretrainlab.tokenization.specials import SpecialTokens
+from pretrainlab.training.plan import CellPlan
+
+PACKABLE = ("causal_decoder", "noncausal_decoder")
+
+
+@dataclass
+class FinetuneBatches:
+    """step -> the :class:`ModelBatch` of that step (this rank's share of the global batch)."""
+
+    rows: MixtureBatches
+    arch: str
+    specials: SpecialTokens
+    seq_len: int
+    target_len: int
+    packed: bool
+    rank: int = 0
+    world_size: int = 1
+
+    def shard(self, rank: int, world_size: int) -> FinetuneBatches:
+        return replace(self, rank=rank, world_size=world_size)
+
+    def __call__(self, step: int) -> ModelBatch:
+        items = self.rows(step, self.rank, self.world_size)
+        if self.packed:
+            return collate_packed(items, self.arch, self.specials, self.seq_len)
+        input_len = self.seq_len if self.arch == "encoder_decoder" else self.seq_len - self.target_len
+        return collate(items, self.arch, self.specials, input_len, self.target_len)
+
+
+def finetune_batches(
+    examples: Sequence[Example], cell: FinetuneCell, arch: str, specials: SpecialTokens, *, seq_len: int,
+    batch_size: int, seed: int,
+) -> FinetuneBatches:
+    packed = cell.packing and arch in PACKABLE
+    rows: Sequence = pack_examples(examples, seq_len) if packed else examples
+    target_len = max(len(e.targets) for e in examples)
+    return FinetuneBatches(MixtureBatches(rows, batch_size, seed), arch, specials, seq_len, target_len, packed)
+
+
+def finetune_plan(
+    examples: Sequence[Example], batches: FinetuneBatches, cell: FinetuneCell, size: ModelSize, *, batch_size: int
+) -> CellPlan:
+    """Steps bought by ``cell.budget`` at the mixture's mean data tokens per row."""
+    arch, specials = batches.arch, batches.specials
+    n_in = float(np.mean([len(e.inputs) for e in examples]))
+    n_tgt = float(np.mean([len(e.targets) for e in examples]))
+    per_row = len(examples) / len(batches.rows.examples)  # examples per row (1 unless packed)
+    if arch == "encoder_decoder":
+        mean_in, mean_tgt = n_in * per_row, n_tgt * per_row
+    else:
+        mean_in, mean_tgt = (n_in + n_tgt) * per_row, 0.0
+    tokens_per_step = batch_size * (mean_in + mean_tgt)
+    step_flops = flops_per_step(arch, size, specials.vocab_size, batch_size, mean_in, mean_tgt)
+    total, non_embedding = count_parameters(arch, size, specials.vocab_size)
+    budget = cell.budget
+    steps = int(budget.tokens // tokens_per_step) if budget.tokens is not None else int(budget.flops // step_flops)
+    padded = batch_size * (batches.seq_len + (batches.target_len if arch == "encoder_decoder" else 0))
+    return CellPlan(
+        arch=arch, objective="mtf", window=batches.seq_len, input_len=batches.seq_len, target_len=batches.target_len,
+        batch_size=batch_size, tokens_per_step=tokens_per_step, padded_tokens_per_step=padded,
+        flops_per_step=step_flops, flops_per_token=step_flops / tokens_per_step, parameters=total,
+        non_embedding_parameters=non_embedding, steps=max(steps, 1),
+    )

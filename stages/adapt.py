@@ -1,0 +1,111 @@
+"""adapt stage (``adapt@<name>``): continue a pretrained (or adapted) model under another
+architecture, objective or corpus — LM-A, NC-A, decoder -> encoder-decoder, continued pretraining."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pretrainlab import paths
+from pretrainlab.adaptation.decoder_to_encoder_decoder import is_cross_attention
+from pretrainlab.adaptation.freeze import trainable_only
+from pretrainlab.adaptation.start import initial_model
+from pretrainlab.config.fingerprint import fingerprint
+from pretrainlab.config.lineage import model_size
+from pretrainlab.config.schema import AdaptCell, CorpusConfig, ModelSize, OptimizerConfig, ResourcesConfig, Strict
+from pretrainlab.config.schema import Params as Study
+from pretrainlab.corpus.build import build_corpus
+from pretrainlab.errors import UserInputError
+from pretrainlab.objectives.registry import get_objective
+from pretrainlab.tokenization.encode import encode_corpus
+from pretrainlab.tokenization.load import load_tokenizer
+from pretrainlab.tokenization.token_stream import TokenStream
+from pretrainlab.training.batches import ObjectiveBatches, fixed_batches
+from pretrainlab.training.cell import CellOutputs, read_card, train_cell
+from pretrainlab.training.checkpoint import Checkpointer
+from pretrainlab.training.data import WindowSampler
+from pretrainlab.training.device import resolve_runtime
+from pretrainlab.training.loop import LoopConfig, Trainer
+from pretrainlab.training.plan import plan_cell
+
+
+class Params(Strict):
+    """Exactly the keys dvc.yaml lists for ``adapt@<name>``."""
+
+    seed: int
+    seq_len: int
+    batch_tokens: int
+    eval_tokens: int
+    optimizer: OptimizerConfig  # the cell's own, else pretrain.optimizer
+    cell: AdaptCell
+    size: ModelSize  # of the source model
+    corpus: CorpusConfig  # filters and split for a continued-pretraining corpus
+
+
+def token_streams(params: Params, scratch: Path) -> tuple[TokenStream, TokenStream]:
+    """The study's token streams, or the continued-pretraining corpus encoded with the same tokenizer."""
+    if params.cell.sources is None:
+        return TokenStream.open(paths.TOKENS, "train"), TokenStream.open(paths.TOKENS, "val")
+    corpus = params.corpus.model_copy(update={"sources": params.cell.sources})
+    if not (scratch / "tokens" / "meta.json").is_file():
+        build_corpus(corpus, params.seed, scratch / "corpus")
+        encode_corpus(scratch / "corpus", paths.TOKENIZER, scratch / "tokens")
+    return TokenStream.open(scratch / "tokens", "train"), TokenStream.open(scratch / "tokens", "val")
+
+
+def run(name: str, params: Params, resources: ResourcesConfig) -> None:
+    cell = params.cell
+    source_dir = paths.MODELS / cell.from_
+    if not (source_dir / "config.json").is_file():
+        raise UserInputError(f"{source_dir}: source model not found (run `dvc repro {cell.from_.replace('/', '@')}`)")
+    source = read_card(source_dir)
+    _, specials = load_tokenizer(paths.TOKENIZER)
+    checkpoints = paths.checkpoint_dir("adapt", name)
+    train, val = token_streams(params, checkpoints / "data")
+    if source.get("tokenizer_sha256") != train.meta["tokenizer_sha256"]:
+        raise UserInputError(f"adapt.{name}.from: {source_dir} was trained with another tokenizer than data/tokenizer")
+    plan = plan_cell(cell, params.size, specials, seq_len=params.seq_len, batch_tokens=params.batch_tokens)
+    objective, options = get_objective(cell.objective), cell.objective_options()
+    sampler = WindowSampler(train.tokens, plan.window, plan.batch_size, params.seed)
+    train_batch = ObjectiveBatches(sampler, objective, options, specials, plan, params.seed)
+    # The same validation batches as a from-scratch cell of the target arch/objective: curves compare.
+    val_batches = fixed_batches(val.tokens, objective, options, specials, plan, params.eval_tokens, params.seed + 1)
+    model = initial_model(
+        source_dir, source["arch"], cell.arch, cross_attention=cell.cross_attention, seed=params.seed,
+        vocab_size=specials.vocab_size,
+    )
+    version = fingerprint(params.model_dump(mode="json", by_alias=True), train.meta)
+    if cell.warmup_steps and Checkpointer(checkpoints, version).latest() is None:
+        warm_up_cross_attention(model, plan, train_batch, val_batches, params, resources)
+    outputs = CellOutputs(
+        paths.model_dir("adapt", name), checkpoints, paths.metrics_file("adapt", name), paths.plots_file("adapt", name)
+    )
+    card = {"name": name, "kind": "adapt", "from": cell.from_, "arch": cell.arch, "objective": cell.objective,
+            "seq_len": params.seq_len, "tokenizer_sha256": train.meta["tokenizer_sha256"]}
+    train_cell(
+        model, plan, train_batch, val_batches, optimizer=params.optimizer, resources=resources,
+        fingerprint=version, seed=params.seed, outputs=outputs, tokenizer_dir=paths.TOKENIZER, card=card,
+        batch_keys=(("pretrain.batch_tokens", params.batch_tokens), ("pretrain.seq_len", params.seq_len)),
+    )
+
+
+def warm_up_cross_attention(model, plan, train_batch, val_batches, params: Params, resources: ResourcesConfig) -> None:
+    """T5Gemma's recipe for random cross-attention: K steps that train only it, the rest frozen."""
+    runtime = resolve_runtime(resources.device, resources.precision)
+    config = LoopConfig(
+        arch=plan.arch, steps=params.cell.warmup_steps, optimizer=params.optimizer, flops_per_step=plan.flops_per_step,
+        eval_every=params.cell.warmup_steps, record_every=params.cell.warmup_steps, seed=params.seed + 7,
+        log_interval=resources.log_interval, checkpoint_interval=resources.checkpoint_interval,
+    )
+    with trainable_only(model, is_cross_attention):
+        Trainer(model, config, runtime, lambda step: train_batch(step), lambda: val_batches).fit()
+
+
+def main(study: Study, cell: str | None) -> None:
+    if cell not in study.adapt:
+        raise UserInputError(f"adapt: no adaptation named {cell!r} (defined: {', '.join(study.adapt) or 'none'})")
+    spec, p = study.adapt[cell], study.pretrain
+    params = Params(
+        seed=study.seed, seq_len=p.seq_len, batch_tokens=p.batch_tokens, eval_tokens=p.eval_tokens,
+        optimizer=spec.optimizer or p.optimizer, cell=spec, size=model_size(study, f"adapt/{cell}"), corpus=study.corpus,
+    )
+    run(cell, params, study.resources)
