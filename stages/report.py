@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from pretrainlab import paths
+from pretrainlab.config.schema import AdaptCell, FinetuneCell, PretrainCell, ReportConfig, Strict
 from pretrainlab.config.schema import Params as Study
-from pretrainlab.config.schema import PretrainCell, ReportConfig, Strict
 from pretrainlab.report.study_report import build_report
 
 
@@ -12,19 +12,33 @@ class Params(Strict):
     report: ReportConfig
     models: dict[str, str]  # evaluated model -> kind
     pretrain_cells: dict[str, PretrainCell]
+    adapt_cells: dict[str, AdaptCell]
+    finetune_cells: dict[str, FinetuneCell]
 
 
 def run(params: Params) -> None:
-    cells = {name: cell.model_dump(mode="json") for name, cell in params.pretrain_cells.items()}
+    def dump(cells: dict) -> dict[str, dict]:  # "from" keeps its params.yaml spelling
+        return {name: cell.model_dump(mode="json", by_alias=True) for name, cell in cells.items()}
+
     build_report(
         paths.METRICS,
         paths.PLOTS,
         paths.REPORTS,
         title=params.report.title,
         models=params.models,
-        pretrain_cells=cells,
+        pretrain_cells=dump(params.pretrain_cells),
+        adapt_cells=dump(params.adapt_cells),
+        finetune_cells=dump(params.finetune_cells),
     )
 
 
 def main(study: Study, cell: str | None = None) -> None:
-    run(Params(report=study.report, models=dict(study.evaluate.models), pretrain_cells=study.pretrain.cells))
+    run(
+        Params(
+            report=study.report,
+            models=dict(study.evaluate.models),
+            pretrain_cells=study.pretrain.cells,
+            adapt_cells=study.adapt,
+            finetune_cells=study.finetune,
+        )
+    )

@@ -47,6 +47,13 @@ def _evaluated_models(params: Params) -> list[str]:
     for name, kind in params.evaluate.models.items():
         if name not in known.get(kind, set()):
             errors.append(f"evaluate.models.{name}: no {kind} model named {name!r} is defined")
+    # The report sets each finetuned model beside its source: both must be evaluated.
+    for name, cell in params.finetune.items():
+        for kind, model in (("finetune", name), *[tuple(cell.from_.split("/", 1))]):
+            if params.evaluate.models.get(model) != kind:
+                errors.append(
+                    f"evaluate.models: add `{model}: {kind}` (the report compares finetune.{name} with its source)"
+                )
     return errors
 
 

@@ -1,4 +1,5 @@
-"""The report's figures: pretraining loss curves and per-cluster zero-shot accuracy bars (PNG).
+"""The report's figures (PNG): pretraining loss curves, adaptation curves next to their from-scratch
+targets, and per-cluster zero-shot accuracy bars.
 
 Matplotlib runs on the non-interactive Agg backend (no display needed), and every PNG is written to
 a temporary file and renamed, so a half-written figure never appears.
@@ -7,6 +8,7 @@ a temporary file and renamed, so a half-written figure never appears.
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -19,6 +21,7 @@ import numpy as np  # noqa: E402
 
 from pretrainlab.atomic import atomic_file  # noqa: E402
 from pretrainlab.errors import UserInputError  # noqa: E402
+from pretrainlab.report.adaptation_speedup import SpeedUp  # noqa: E402
 
 
 def read_loss_csv(path: Path) -> dict[str, np.ndarray]:
@@ -68,6 +71,47 @@ def plot_loss_curves(csvs: Mapping[str, Path], out_png: Path) -> Path:
     return _save(fig, out_png)
 
 
+def _val_points(curve: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    val = curve.get("val_loss", np.full_like(curve["tokens"], np.nan))
+    seen = np.isfinite(val)
+    return curve["tokens"][seen], val[seen]
+
+
+def plot_adaptation_curves(
+    speedups: list[SpeedUp],
+    adapt_curves: Mapping[str, Mapping[str, np.ndarray]],
+    pretrain_curves: Mapping[str, Mapping[str, np.ndarray]],
+    out_png: Path,
+) -> Path:
+    """One panel per adaptation: its validation loss against tokens spent adapting, the from-scratch
+    cell's against its tokens, the adapted model's final loss dashed, the speed-up in the title."""
+    cols = min(2, max(len(speedups), 1))
+    rows = max(math.ceil(len(speedups) / cols), 1)
+    fig, axes = plt.subplots(rows, cols, figsize=(6.5 * cols, 4 * rows), squeeze=False)
+    for ax in axes.flat[len(speedups) :]:
+        ax.axis("off")
+    for ax, s in zip(axes.flat, speedups, strict=False):
+        tokens, val = _val_points(adapt_curves[s.adaptation.name])
+        ax.plot(tokens, val, "o-", color="C1", markersize=3, label=f"{s.adaptation.name} (adapted)")
+        if s.scratch and not s.reason:
+            tokens, val = _val_points(pretrain_curves[s.scratch])
+            ax.plot(tokens, val, "o-", color="C0", markersize=3, label=f"{s.scratch} (from scratch)")
+            ax.axhline(
+                s.final_val_loss, color="C1", linestyle="--", linewidth=0.8, label="adapted final loss"
+            )
+            if s.scratch_tokens is not None:
+                ax.axvline(s.scratch_tokens, color="C0", linestyle=":", linewidth=0.8)
+        ax.set_title(f"{s.adaptation.label} ({s.kind})\nspeed-up: {s.text()}", fontsize=9)
+        ax.set_xlabel("tokens (adapting, or from scratch)")
+        ax.set_ylabel("validation loss (nats/token)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    if not speedups:
+        axes.flat[0].text(0.5, 0.5, "no adaptations in this study", ha="center", va="center")
+    fig.tight_layout()
+    return _save(fig, out_png)
+
+
 def cluster_order(eval_metrics: Mapping[str, Mapping]) -> list[str]:
     """Clusters found in the evaluation metrics: held-out ones first, each group alphabetical."""
     held: dict[str, bool] = {}
@@ -81,7 +125,8 @@ def plot_cluster_bars(eval_metrics: Mapping[str, Mapping], out_png: Path) -> Pat
     """Per-cluster accuracy, one bar per model, 95% CI error bars, random baseline as a black tick."""
     clusters = cluster_order(eval_metrics)
     names = list(eval_metrics)
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(clusters) + 2), 4.5))
+    fig, ax = plt.subplots(figsize=(max(6.0, (0.1 * len(names) + 0.4) * len(clusters) + 2), 4.5))
+    colors = plt.get_cmap("tab10" if len(names) <= 10 else "tab20")
     width = 0.8 / max(len(names), 1)
     x = np.arange(len(clusters))
     for i, name in enumerate(names):
@@ -90,7 +135,15 @@ def plot_cluster_bars(eval_metrics: Mapping[str, Mapping], out_png: Path) -> Pat
         lo = np.array([e["ci95"][0] if e else np.nan for e in entries])
         hi = np.array([e["ci95"][1] if e else np.nan for e in entries])
         err = np.vstack([np.clip(acc - lo, 0, None), np.clip(hi - acc, 0, None)])
-        ax.bar(x - 0.4 + (i + 0.5) * width, acc, width, yerr=err, capsize=2, label=name, color=f"C{i % 10}")
+        ax.bar(
+            x - 0.4 + (i + 0.5) * width,
+            acc,
+            width,
+            yerr=err,
+            capsize=2,
+            label=name,
+            color=colors(i % colors.N),
+        )
     for j, cluster in enumerate(clusters):
         baselines = [
             m["clusters"][cluster]["random_baseline"]
@@ -106,5 +159,5 @@ def plot_cluster_bars(eval_metrics: Mapping[str, Mapping], out_png: Path) -> Pat
     ax.set_title("Accuracy per task cluster, 95% bootstrap CI")
     ax.grid(axis="y", alpha=0.3)
     if names:
-        ax.legend(fontsize=7, ncol=2)
+        ax.legend(fontsize=7, ncol=min(len(names) + 1, 6), loc="upper center", bbox_to_anchor=(0.5, -0.18))
     return _save(fig, out_png)

@@ -1,19 +1,21 @@
-"""``reports/study.md``: the study's comparison table, per-task results, figures and a short reading.
+"""``reports/study.md``: the Table-8 analogue, adaptation speed-ups, the paper's orderings, per-model,
+per-cluster and per-task results, and figures.
 
 Inputs (paths are the public contract, DESIGN.md §Public contract):
 
 * ``metrics/pretrain/<cell>.json`` — ``arch, objective, parameters, tokens, flops, steps,
   train_loss, val_loss, tokens_per_second, ...`` for every pretraining cell (required);
-* ``plots/pretrain/<cell>.csv`` — ``step,tokens,train_loss,val_loss,lr`` for every cell (required);
+* ``plots/pretrain/<cell>.csv`` and ``plots/adapt/<name>.csv`` — ``step,tokens,train_loss,val_loss,lr``
+  for every pretrain cell and adaptation (required);
 * ``metrics/evaluate/<model>.json`` — :func:`pretrainlab.evaluation.suite.evaluate_model`'s output
-  for every evaluated model (required);
+  for every evaluated model, every finetune cell and every finetune's source (required);
 * ``metrics/<stage>/<model>.json`` for adapted/finetuned models — read when present, for their
   parameter, token and FLOP counts (those of the stage that produced the model).
 
 A missing required file raises :class:`UserInputError` naming it, before anything is written.
-Outputs in ``out_dir``: ``study.md``, ``loss_curves.png``, ``cluster_bars.png`` (each atomic).
-Accuracies are shown in percent as ``point [CI low–high]``; a ``*`` marks a 95% CI entirely above
-the random baseline.
+Outputs in ``out_dir``: ``study.md``, ``loss_curves.png``, ``adaptation_curves.png``,
+``cluster_bars.png`` (each atomic). Accuracies are shown in percent as ``point [CI low–high]``; a
+``*`` marks a 95% CI entirely above the random baseline.
 """
 
 from __future__ import annotations
@@ -23,18 +25,23 @@ import math
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
+
 from pretrainlab.atomic import atomic_file
 from pretrainlab.errors import UserInputError
-from pretrainlab.report.figures import cluster_order, plot_cluster_bars, plot_loss_curves
-
-ARCH_SHORT = {"causal_decoder": "CD", "noncausal_decoder": "ND", "encoder_decoder": "ED", "encoder": "E"}
-OBJECTIVE_SHORT = {
-    "full_lm": "FLM",
-    "prefix_lm": "PLM",
-    "span_corruption": "MLM",
-    "mlm": "BERT-MLM",
-    "ul2": "UL2",
-}
+from pretrainlab.report.adaptation_speedup import SpeedUp, speed_up, speedup_markdown
+from pretrainlab.report.figures import (
+    cluster_order,
+    plot_adaptation_curves,
+    plot_cluster_bars,
+    plot_loss_curves,
+    read_loss_csv,
+)
+from pretrainlab.report.findings import findings
+from pretrainlab.report.markdown import above_random, accuracy_cell, markdown_table
+from pretrainlab.report.model_labels import ARCH_SHORT, OBJECTIVE_SHORT, study_models
+from pretrainlab.report.orderings import orderings
+from pretrainlab.report.table8 import table8_markdown, table8_rows
 
 
 def _read_json(path: Path) -> dict:
@@ -63,24 +70,6 @@ def _num(value: float | None, digits: int = 3) -> str:
     return "—" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
 
 
-def above_random(entry: Mapping | None) -> bool:
-    """Whether a task/cluster/average entry's 95% CI lies entirely above its random baseline."""
-    return bool(entry) and entry["ci95"][0] > entry["random_baseline"]
-
-
-def _acc(entry: Mapping | None) -> str:
-    if not entry:
-        return "—"
-    lo, hi = entry["ci95"]
-    star = "*" if above_random(entry) else ""
-    return f"{100 * entry['accuracy']:.1f}{star} [{100 * lo:.1f}–{100 * hi:.1f}]"
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    return lines + ["| " + " | ".join(row) + " |" for row in rows]
-
-
 def _load_inputs(
     metrics_root: Path, plots_root: Path, models: Mapping[str, str], pretrain_cells: Mapping[str, Mapping]
 ) -> tuple[dict[str, dict], dict[str, dict], dict[str, dict], dict[str, Path]]:
@@ -98,6 +87,38 @@ def _load_inputs(
         elif path.is_file():
             training[name] = _read_json(path)
     return pretrain, evaluated, training, curves
+
+
+def _load_lineage_inputs(
+    metrics_root: Path,
+    plots_root: Path,
+    evaluated: Mapping[str, dict],
+    adapt_cells: Mapping[str, Mapping],
+    finetune_cells: Mapping[str, Mapping],
+) -> tuple[dict[str, dict], dict[str, dict[str, np.ndarray]]]:
+    """Evaluations of every finetune and its source (beside ``evaluated``), and each adaptation's curve."""
+    adapt_curves = {}
+    for name in adapt_cells:
+        path = plots_root / "adapt" / f"{name}.csv"
+        if not path.is_file():
+            raise UserInputError(
+                f"{path}: loss curve of adaptation {name!r} not found (has adapt@{name} run?)"
+            )
+        adapt_curves[name] = read_loss_csv(path)
+    evaluations = dict(evaluated)
+    for name, cell in finetune_cells.items():
+        source = cell["from"].split("/", 1)[1]
+        for model, role in ((source, f"the source of finetune {name!r}"), (name, f"finetune {name!r}")):
+            path = metrics_root / "evaluate" / f"{model}.json"
+            if model in evaluations:
+                continue
+            if not path.is_file():
+                raise UserInputError(
+                    f"{path}: evaluation metrics of {model!r} ({role}) not found; the Table-8 analogue "
+                    f"needs them: list {model!r} under evaluate.models and run its evaluate stage"
+                )
+            evaluations[model] = _read_json(path)
+    return evaluations, adapt_curves
 
 
 def _main_table(
@@ -123,13 +144,13 @@ def _main_table(
                 _flops(tr.get("flops")),
                 _num(ev.get("val_loss")),
                 _num(ev.get("bits_per_byte")),
-                *[_acc(ev.get("clusters", {}).get(c)) for c in held_out],
-                _acc(ev.get("held_out")),
-                _acc(ev.get("held_in")),
+                *[accuracy_cell(ev.get("clusters", {}).get(c)) for c in held_out],
+                accuracy_cell(ev.get("held_out")),
+                accuracy_cell(ev.get("held_in")),
             ]
         )
     rows.append(["**random baseline**", *["—"] * 8, *_baselines(evaluated, held_out)])
-    return _table(header, rows)
+    return markdown_table(header, rows)
 
 
 def _baseline_of(evaluated: Mapping[str, dict], get) -> str:
@@ -171,19 +192,22 @@ def _pretrain_table(pretrain_cells: Mapping[str, Mapping], pretrain: Mapping[str
                 _count(m.get("tokens_per_second")),
             ]
         )
-    return _table(header, rows)
+    return markdown_table(header, rows)
 
 
 def _cluster_table(evaluated: Mapping[str, dict], clusters: list[str]) -> list[str]:
     header = ["Model", *clusters]
-    rows = [[f"`{n}`", *[_acc(m.get("clusters", {}).get(c)) for c in clusters]] for n, m in evaluated.items()]
+    rows = [
+        [f"`{n}`", *[accuracy_cell(m.get("clusters", {}).get(c)) for c in clusters]]
+        for n, m in evaluated.items()
+    ]
     rows.append(
         [
             "**random baseline**",
             *[_baseline_of(evaluated, lambda m, c=c: m.get("clusters", {}).get(c)) for c in clusters],
         ]
     )
-    return _table(header, rows)
+    return markdown_table(header, rows)
 
 
 def _task_table(evaluated: Mapping[str, dict]) -> list[str]:
@@ -206,79 +230,28 @@ def _task_table(evaluated: Mapping[str, dict]) -> list[str]:
         rows.append(
             [task, info["cluster"], held, str(info["n"]), f"{100 * info['random_baseline']:.1f}", *cells]
         )
-    return _table(header, rows)
+    return markdown_table(header, rows)
 
 
-def _names(names: list[str]) -> str:
-    quoted = [f"`{n}`" for n in names]
-    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
-
-
-def findings(evaluated: Mapping[str, dict], held_out: list[str]) -> list[str]:
-    """Plain-language sentences read off the numbers (no claim the CIs do not support)."""
-    out: list[str] = []
-    scored = {n: m["held_out"] for n, m in evaluated.items() if m.get("held_out")}
-    if not scored:
-        out.append("No held-out tasks were evaluated, so nothing here speaks to zero-shot generalisation.")
-    else:
-        baseline = next(iter(scored.values()))["random_baseline"]
-        winners = [n for n, e in scored.items() if above_random(e)]
-        if winners:
-            out.append(
-                f"On the held-out clusters (average), {_names(winners)} beat{'s' if len(winners) == 1 else ''} "
-                f"random ({100 * baseline:.1f}%) with the whole 95% CI above it."
-            )
-        else:
-            out.append(
-                f"No model beats random on the held-out clusters: every held-out average has a 95% CI that "
-                f"reaches the random baseline ({100 * baseline:.1f}%) or falls below it."
-            )
-        ranked = sorted(scored, key=lambda n: scored[n]["accuracy"], reverse=True)
-        if len(ranked) > 1:
-            best, second = scored[ranked[0]], scored[ranked[1]]
-            separated = best["ci95"][0] > second["ci95"][1]
-            out.append(
-                f"The best held-out average is `{ranked[0]}` ({100 * best['accuracy']:.1f}%); its lead over "
-                f"`{ranked[1]}` ({100 * second['accuracy']:.1f}%) "
-                + (
-                    "is outside both CIs."
-                    if separated
-                    else "is within overlapping CIs, so it is not established."
-                )
-            )
-    for cluster in held_out:
-        entries = {
-            n: m["clusters"][cluster] for n, m in evaluated.items() if cluster in m.get("clusters", {})
-        }
-        winners = [n for n, e in entries.items() if above_random(e)]
-        out.append(
-            f"Held-out cluster `{cluster}`: "
-            + (f"{_names(winners)} above random." if winners else "no model is above random.")
-        )
-    held_in = {n: m["held_in"] for n, m in evaluated.items() if m.get("held_in")}
-    if held_in:
-        winners = [n for n, e in held_in.items() if above_random(e)]
-        out.append(
-            "On the held-in (training-cluster) tasks, "
-            + (
-                f"{_names(winners)} {'is' if len(winners) == 1 else 'are'} above random."
-                if winners
-                else "no model is above random."
-            )
-        )
-    losses = {n: m["val_loss"] for n, m in evaluated.items() if isinstance(m.get("val_loss"), (int, float))}
-    decoders = {
-        n: v for n, v in losses.items() if evaluated[n].get("arch") != "encoder_decoder" and math.isfinite(v)
-    }
-    if decoders:
-        best = min(decoders, key=decoders.get)
-        out.append(
-            f"Lowest next-token validation loss among decoders: `{best}` ({decoders[best]:.3f} nats/token, "
-            f"{evaluated[best].get('bits_per_byte', float('nan')):.3f} bits/byte). Validation loss measures "
-            "next-token prediction, which span-corruption models were not trained for; encoder-decoders are "
-            "scored on the second half of each window only, so compare them among themselves."
-        )
-    return out
+def _adaptation_section(speedups: list[SpeedUp], has_adaptations: bool) -> list[str]:
+    lines = ["## Adaptation", ""]
+    if not has_adaptations:
+        return lines + ["The study has no adaptations (`adapt:` is empty).", ""]
+    lines += [
+        "Speed-up = tokens the from-scratch cell (the pretrain cell with the adaptation's target arch "
+        "and objective) needs to reach the adapted model's final validation loss ÷ tokens spent adapting "
+        "(linear interpolation between the from-scratch cell's validation points; `> X` when it never "
+        "gets there, X = its total tokens ÷ adaptation tokens). Tokens spent on the source model are not "
+        "counted, as in the paper. The validation losses are comparable because an adaptation is "
+        "validated on the same batches as a pretrain cell with the same arch, objective and sequence "
+        "length — except continued pretraining, which is validated on its own corpus.",
+        "",
+        *speedup_markdown(speedups),
+        "",
+        "![Adaptation curves](adaptation_curves.png)",
+        "",
+    ]
+    return lines
 
 
 def build_report(
@@ -289,10 +262,31 @@ def build_report(
     title: str,
     models: Mapping[str, str],
     pretrain_cells: Mapping[str, Mapping],
+    adapt_cells: Mapping[str, Mapping] | None = None,
+    finetune_cells: Mapping[str, Mapping] | None = None,
 ) -> Path:
-    """Write ``out_dir/study.md`` (+ its PNG figures) from the study's metrics; returns the md path."""
+    """Write ``out_dir/study.md`` (+ its PNG figures) from the study's metrics; returns the md path.
+
+    Cells are the params sections as plain mappings; adapt and finetune cells carry their source
+    under ``from`` (``pretrain/<cell>`` or ``adapt/<name>``).
+    """
     metrics_root, plots_root, out_dir = Path(metrics_root), Path(plots_root), Path(out_dir)
+    adapt_cells, finetune_cells = adapt_cells or {}, finetune_cells or {}
+    lineage = study_models(pretrain_cells, adapt_cells)
+    for name, cell in finetune_cells.items():
+        if cell["from"] not in lineage:
+            raise UserInputError(f"finetune.{name}.from: no model {cell['from']!r} in this study")
     pretrain, evaluated, training, curves = _load_inputs(metrics_root, plots_root, models, pretrain_cells)
+    evaluations, adapt_curves = _load_lineage_inputs(
+        metrics_root, plots_root, evaluated, adapt_cells, finetune_cells
+    )
+    pretrain_curves = {cell: read_loss_csv(path) for cell, path in curves.items()}
+    speedups = [
+        speed_up(m, lineage, adapt_curves[m.name], pretrain_curves)
+        for m in lineage.values()
+        if m.stage == "adapt"
+    ]
+    rows = table8_rows(lineage, finetune_cells, evaluations)
     clusters = cluster_order(evaluated)
     held_flags = {c: e["held_out"] for m in evaluated.values() for c, e in m.get("clusters", {}).items()}
     held_out = [c for c in clusters if held_flags[c]]
@@ -300,6 +294,8 @@ def build_report(
 
     out_dir.mkdir(parents=True, exist_ok=True)
     plot_loss_curves(curves, out_dir / "loss_curves.png")
+    if adapt_cells:
+        plot_adaptation_curves(speedups, adapt_curves, pretrain_curves, out_dir / "adaptation_curves.png")
     if evaluated:
         plot_cluster_bars(evaluated, out_dir / "cluster_bars.png")
 
@@ -311,16 +307,26 @@ def build_report(
         "model. CD/ND/ED = causal / non-causal decoder / encoder-decoder; FLM/PLM/MLM = full LM / "
         "prefix LM / span corruption.",
         "",
-        "## Models",
+        "## Table 8 analogue",
+        "",
+        *table8_markdown(rows, held_out),
+        "",
+        "## What this shows",
+        "",
+        "**The paper's three orderings** (Wang et al. 2022):",
+        "",
+        *[ordering.markdown() for ordering in orderings(rows, speedups)],
+        "",
+        "**Other readings:**",
         "",
     ]
+    lines += [f"- {s}" for s in findings(evaluated, held_out)] if evaluated else ["- Nothing evaluated yet."]
+    lines += ["", *_adaptation_section(speedups, bool(adapt_cells)), "## Models", ""]
     if models:
         lines += _main_table(models, evaluated, training, held_out) + [""]
     else:
         lines += ["No models were evaluated (`evaluate.models` is empty).", ""]
-    lines += ["## What this shows", ""]
-    lines += [f"- {s}" for s in findings(evaluated, held_out)] if evaluated else ["- Nothing evaluated yet."]
-    lines += ["", "## Pretraining", "", *_pretrain_table(pretrain_cells, pretrain), ""]
+    lines += ["## Pretraining", "", *_pretrain_table(pretrain_cells, pretrain), ""]
     lines += ["![Pretraining loss curves](loss_curves.png)", ""]
     if evaluated:
         lines += ["## Clusters", "", "Held-out clusters first.", ""]

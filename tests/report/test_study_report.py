@@ -153,3 +153,143 @@ def test_finetuned_model_without_training_metrics_still_reports(tmp_path):
         line for line in _build(tmp_path).read_text().splitlines() if line.startswith("| `cd-flm-mtf`")
     )
     assert "finetune" in row and "—" in row
+
+
+ADAPT = {
+    "cd-flm-to-nd-mlm": {
+        "from": "pretrain/cd-flm",
+        "arch": "noncausal_decoder",
+        "objective": "span_corruption",
+    },
+    "ed-to-cd-flm": {"from": "pretrain/ed-mlm", "arch": "causal_decoder", "objective": "full_lm"},
+}
+FINETUNE = {
+    "cd-flm-mtf": {"from": "pretrain/cd-flm"},
+    "nd-mlm-mtf": {"from": "adapt/cd-flm-to-nd-mlm"},
+}
+LINEAGE_MODELS = MODELS | {"cd-flm-to-nd-mlm": "adapt", "ed-to-cd-flm": "adapt", "nd-mlm-mtf": "finetune"}
+
+
+def _write_lineage_study(root, models=LINEAGE_MODELS):
+    _write_study(root, {n: k for n, k in models.items() if n in MODELS})
+    (root / "plots/adapt").mkdir(parents=True)
+    # ed-to-cd-flm ends at val loss 5.8 after 2000 tokens; cd-flm from scratch gets from 7.4 (8192
+    # tokens) to 4.2 (172032), so it reaches 5.8 halfway, at 90112 tokens: a 45.06x speed-up.
+    for name in ADAPT:
+        (root / f"plots/adapt/{name}.csv").write_text(
+            "step,tokens,train_loss,val_loss,lr\n1,1000,6.0,6.0,0.001\n2,2000,5.9,5.8,0.001\n"
+        )
+    evals = {
+        "cd-flm-to-nd-mlm": _eval(
+            "cd-flm-to-nd-mlm", "noncausal_decoder", "span_corruption", (0.35, 0.29, 0.41), (0.3, 0.2, 0.4)
+        ),
+        "ed-to-cd-flm": _eval(
+            "ed-to-cd-flm", "causal_decoder", "full_lm", (0.33, 0.27, 0.39), (0.3, 0.2, 0.4)
+        ),
+        "nd-mlm-mtf": _eval(
+            "nd-mlm-mtf", "noncausal_decoder", "span_corruption", (0.60, 0.55, 0.65), (0.8, 0.7, 0.9)
+        ),
+    }
+    for name in models:
+        if name in evals:
+            (root / f"metrics/evaluate/{name}.json").write_text(json.dumps(evals[name]))
+
+
+def _build_lineage(root, models=LINEAGE_MODELS):
+    return build_report(
+        root / "metrics",
+        root / "plots",
+        root / "reports",
+        title="Lineage study",
+        models=models,
+        pretrain_cells=CELLS,
+        adapt_cells=ADAPT,
+        finetune_cells=FINETUNE,
+    )
+
+
+def _row(table, first_cell):
+    return next(line for line in table.splitlines() if line.startswith(f"| {first_cell} |"))
+
+
+def test_table8_has_pretrain_and_adapted_rows_mtf_columns_and_the_papers_numbers(tmp_path):
+    _write_lineage_study(tmp_path)
+    text = _build_lineage(tmp_path).read_text()
+    table = text.split("## Table 8 analogue")[1].split("##")[0]
+    header = next(line for line in table.splitlines() if line.startswith("| Model"))
+    for column in ("After pretraining", "After MTF", "Paper after pretraining (EAI / T0)", "Paper after MTF"):
+        assert column in header
+    assert _row(table, "`cd-flm`") == (
+        "| `cd-flm` | CD:FLM | 36.0 [30.0–42.0] | 55.0* [48.0–62.0] | `cd-flm-mtf` | 44.2 / 42.4 | 50.4 / 51.4 |"
+    )
+    assert _row(table, "`ed-mlm`") == "| `ed-mlm` | ED:MLM | 34.0 [28.0–40.0] | — | — | — | 51.3 / 60.6 |"
+    adapted = _row(table, "`cd-flm-to-nd-mlm`")
+    assert (
+        "| CD:FLM → ND:MLM | 35.0 [29.0–41.0] | 60.0* [55.0–65.0] | `nd-mlm-mtf` | — | 52.3 / 54.9 |"
+        in adapted
+    )
+    assert "| ED:MLM → CD:FLM | 33.0 [27.0–39.0] | — | — | — | — |" in _row(table, "`ed-to-cd-flm`")
+    assert "| 33.3 | 33.3 |  | 32.9 / 41.7 | 32.9 / 41.7 |" in _row(table, "**random baseline**")
+    assert "does not train: ND:PLM, ED:PLM, CD:MLM, ND:MLM." in table
+
+
+def test_report_shows_speed_ups_orderings_and_every_model_in_the_bars(tmp_path):
+    _write_lineage_study(tmp_path)
+    text = _build_lineage(tmp_path).read_text()
+    adaptation = text.split("## Adaptation")[1].split("##")[0]
+    assert (
+        "| `ed-to-cd-flm` | adaptation | ED:MLM → CD:FLM | `cd-flm` | 2,000 | 5.800 | 90,112 | 45.06× | — |"
+        in (adaptation)
+    )
+    assert "no from-scratch ND:MLM cell in the study | 3.3× (CD:FLM → ND:MLM) |" in adaptation
+    assert "![Adaptation curves](adaptation_curves.png)" in adaptation
+    shows = text.split("## What this shows")[1].split("##")[0]
+    assert (
+        "**(a) After pretraining only, CD:FLM is the best zero-shot model** — **reproduced (within noise)**"
+        in shows
+    )
+    assert (
+        "**(b) After MTF, non-causal / encoder-decoder MLM models beat CD:FLM** — **reproduced (within noise)**"
+        in (shows)
+    )
+    assert "**(c) Adapting is cheaper than training from scratch** — **reproduced**." in shows
+    assert "`cd-flm-to-nd-mlm` (no from-scratch ND:MLM cell in the study)" in shows
+    clusters = text.split("## Clusters")[1].split("##")[0]
+    for name in LINEAGE_MODELS:
+        assert f"| `{name}` |" in clusters
+    for png in ("adaptation_curves.png", "cluster_bars.png"):
+        assert (tmp_path / "reports" / png).read_bytes().startswith(PNG_MAGIC)
+
+
+def test_finetune_whose_source_has_no_evaluation_names_the_file(tmp_path):
+    models = {n: k for n, k in LINEAGE_MODELS.items() if n != "cd-flm-to-nd-mlm"}
+    _write_lineage_study(tmp_path, models)
+    missing = tmp_path / "metrics/evaluate/cd-flm-to-nd-mlm.json"
+    with pytest.raises(UserInputError, match="the source of finetune 'nd-mlm-mtf'") as err:
+        _build_lineage(tmp_path, models)
+    assert str(missing) in str(err.value) and "evaluate.models" in str(err.value)
+    assert not (tmp_path / "reports").exists()
+
+
+def test_missing_adaptation_curve_names_the_file(tmp_path):
+    _write_lineage_study(tmp_path)
+    (tmp_path / "plots/adapt/ed-to-cd-flm.csv").unlink()
+    with pytest.raises(UserInputError, match="ed-to-cd-flm.csv"):
+        _build_lineage(tmp_path)
+
+
+def test_report_stage_passes_adapt_and_finetune_cells_with_their_from_key(monkeypatch):
+    from pretrainlab.config.schema import AdaptCell, FinetuneCell, ReportConfig
+    from stages import report
+
+    seen = {}
+    monkeypatch.setattr(report, "build_report", lambda *args, **kwargs: seen.update(kwargs))
+    adapt = {"x": AdaptCell.model_validate(ADAPT["cd-flm-to-nd-mlm"] | {"budget": {"tokens": 1e4}})}
+    finetune = {"y": FinetuneCell.model_validate({"from": "adapt/x", "budget": {"tokens": 1e4}})}
+    report.run(
+        report.Params(
+            report=ReportConfig(), models={}, pretrain_cells={}, adapt_cells=adapt, finetune_cells=finetune
+        )
+    )
+    assert seen["adapt_cells"]["x"]["from"] == "pretrain/cd-flm"
+    assert seen["finetune_cells"]["y"]["from"] == "adapt/x"
