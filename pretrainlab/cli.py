@@ -18,8 +18,9 @@ from rich.logging import RichHandler
 
 from pretrainlab.errors import UserInputError
 
-STAGES = ("corpus", "tokenize", "pretrain", "evaluate", "report")
-CELL_STAGES = ("pretrain", "evaluate")
+STAGES = ("corpus", "tokenize", "pretrain", "adapt", "finetune", "evaluate", "report")
+TRAINING_STAGES = ("pretrain", "adapt", "finetune")  # run on resources.nproc_per_node processes
+CELL_STAGES = ("pretrain", "adapt", "finetune", "evaluate")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 flow_app = typer.Typer(no_args_is_help=True, help="Prefect entry points over the DVC pipeline.")
@@ -77,6 +78,10 @@ def stage(
     verbose: bool = False,
 ) -> None:
     """Run one stage (what dvc.yaml calls): validate the whole study, then do the work."""
+    if os.environ.get("PRETRAINLAB_DISTRIBUTED_CHILD"):  # a torchrun worker of a training stage
+        from pretrainlab.training.launch import guard_worker
+
+        guard_worker()
     _setup_logging(verbose)
     try:
         if name not in STAGES:
@@ -88,9 +93,20 @@ def stage(
 
         study = load_params(params)
         _threads(study.resources.num_threads)
+        if name in TRAINING_STAGES:
+            from pretrainlab.training.launch import launch_training
+
+            args = ["stage", name, "--params", str(params)] + (["--cell", cell] if cell else [])
+            returncode = launch_training(study.resources, args + (["--verbose"] if verbose else []))
+            if returncode is not None:  # the workers ran the stage
+                raise typer.Exit(code=returncode)
         module = importlib.import_module(f"stages.{name}")
         module.main(study, cell)
     except UserInputError as error:
+        if name in TRAINING_STAGES:
+            from pretrainlab.training.launch import report_worker_error
+
+            report_worker_error(error)
         _fail(error)
 
 

@@ -11,7 +11,14 @@ from pretrainlab.adaptation.freeze import trainable_only
 from pretrainlab.adaptation.start import initial_model
 from pretrainlab.config.fingerprint import fingerprint
 from pretrainlab.config.lineage import model_size
-from pretrainlab.config.schema import AdaptCell, CorpusConfig, ModelSize, OptimizerConfig, ResourcesConfig, Strict
+from pretrainlab.config.schema import (
+    AdaptCell,
+    CorpusConfig,
+    ModelSize,
+    OptimizerConfig,
+    ResourcesConfig,
+    Strict,
+)
 from pretrainlab.config.schema import Params as Study
 from pretrainlab.corpus.build import build_corpus
 from pretrainlab.errors import UserInputError
@@ -56,45 +63,82 @@ def run(name: str, params: Params, resources: ResourcesConfig) -> None:
     cell = params.cell
     source_dir = paths.MODELS / cell.from_
     if not (source_dir / "config.json").is_file():
-        raise UserInputError(f"{source_dir}: source model not found (run `dvc repro {cell.from_.replace('/', '@')}`)")
+        raise UserInputError(
+            f"{source_dir}: source model not found (run `dvc repro {cell.from_.replace('/', '@')}`)"
+        )
     source = read_card(source_dir)
     _, specials = load_tokenizer(paths.TOKENIZER)
     checkpoints = paths.checkpoint_dir("adapt", name)
     train, val = token_streams(params, checkpoints / "data")
     if source.get("tokenizer_sha256") != train.meta["tokenizer_sha256"]:
-        raise UserInputError(f"adapt.{name}.from: {source_dir} was trained with another tokenizer than data/tokenizer")
+        raise UserInputError(
+            f"adapt.{name}.from: {source_dir} was trained with another tokenizer than data/tokenizer"
+        )
     plan = plan_cell(cell, params.size, specials, seq_len=params.seq_len, batch_tokens=params.batch_tokens)
     objective, options = get_objective(cell.objective), cell.objective_options()
     sampler = WindowSampler(train.tokens, plan.window, plan.batch_size, params.seed)
     train_batch = ObjectiveBatches(sampler, objective, options, specials, plan, params.seed)
     # The same validation batches as a from-scratch cell of the target arch/objective: curves compare.
-    val_batches = fixed_batches(val.tokens, objective, options, specials, plan, params.eval_tokens, params.seed + 1)
+    val_batches = fixed_batches(
+        val.tokens, objective, options, specials, plan, params.eval_tokens, params.seed + 1
+    )
     model = initial_model(
-        source_dir, source["arch"], cell.arch, cross_attention=cell.cross_attention, seed=params.seed,
+        source_dir,
+        source["arch"],
+        cell.arch,
+        cross_attention=cell.cross_attention,
+        seed=params.seed,
         vocab_size=specials.vocab_size,
     )
     version = fingerprint(params.model_dump(mode="json", by_alias=True), train.meta)
     if cell.warmup_steps and Checkpointer(checkpoints, version).latest() is None:
         warm_up_cross_attention(model, plan, train_batch, val_batches, params, resources)
     outputs = CellOutputs(
-        paths.model_dir("adapt", name), checkpoints, paths.metrics_file("adapt", name), paths.plots_file("adapt", name)
+        paths.model_dir("adapt", name),
+        checkpoints,
+        paths.metrics_file("adapt", name),
+        paths.plots_file("adapt", name),
     )
-    card = {"name": name, "kind": "adapt", "from": cell.from_, "arch": cell.arch, "objective": cell.objective,
-            "seq_len": params.seq_len, "tokenizer_sha256": train.meta["tokenizer_sha256"]}
+    card = {
+        "name": name,
+        "kind": "adapt",
+        "from": cell.from_,
+        "arch": cell.arch,
+        "objective": cell.objective,
+        "seq_len": params.seq_len,
+        "tokenizer_sha256": train.meta["tokenizer_sha256"],
+    }
     train_cell(
-        model, plan, train_batch, val_batches, optimizer=params.optimizer, resources=resources,
-        fingerprint=version, seed=params.seed, outputs=outputs, tokenizer_dir=paths.TOKENIZER, card=card,
+        model,
+        plan,
+        train_batch,
+        val_batches,
+        optimizer=params.optimizer,
+        resources=resources,
+        fingerprint=version,
+        seed=params.seed,
+        outputs=outputs,
+        tokenizer_dir=paths.TOKENIZER,
+        card=card,
         batch_keys=(("pretrain.batch_tokens", params.batch_tokens), ("pretrain.seq_len", params.seq_len)),
     )
 
 
-def warm_up_cross_attention(model, plan, train_batch, val_batches, params: Params, resources: ResourcesConfig) -> None:
+def warm_up_cross_attention(
+    model, plan, train_batch, val_batches, params: Params, resources: ResourcesConfig
+) -> None:
     """T5Gemma's recipe for random cross-attention: K steps that train only it, the rest frozen."""
     runtime = resolve_runtime(resources.device, resources.precision)
     config = LoopConfig(
-        arch=plan.arch, steps=params.cell.warmup_steps, optimizer=params.optimizer, flops_per_step=plan.flops_per_step,
-        eval_every=params.cell.warmup_steps, record_every=params.cell.warmup_steps, seed=params.seed + 7,
-        log_interval=resources.log_interval, checkpoint_interval=resources.checkpoint_interval,
+        arch=plan.arch,
+        steps=params.cell.warmup_steps,
+        optimizer=params.optimizer,
+        flops_per_step=plan.flops_per_step,
+        eval_every=params.cell.warmup_steps,
+        record_every=params.cell.warmup_steps,
+        seed=params.seed + 7,
+        log_interval=resources.log_interval,
+        checkpoint_interval=resources.checkpoint_interval,
     )
     with trainable_only(model, is_cross_attention):
         Trainer(model, config, runtime, lambda step: train_batch(step), lambda: val_batches).fit()
@@ -102,10 +146,18 @@ def warm_up_cross_attention(model, plan, train_batch, val_batches, params: Param
 
 def main(study: Study, cell: str | None) -> None:
     if cell not in study.adapt:
-        raise UserInputError(f"adapt: no adaptation named {cell!r} (defined: {', '.join(study.adapt) or 'none'})")
+        raise UserInputError(
+            f"adapt: no adaptation named {cell!r} (defined: {', '.join(study.adapt) or 'none'})"
+        )
     spec, p = study.adapt[cell], study.pretrain
     params = Params(
-        seed=study.seed, seq_len=p.seq_len, batch_tokens=p.batch_tokens, eval_tokens=p.eval_tokens,
-        optimizer=spec.optimizer or p.optimizer, cell=spec, size=model_size(study, f"adapt/{cell}"), corpus=study.corpus,
+        seed=study.seed,
+        seq_len=p.seq_len,
+        batch_tokens=p.batch_tokens,
+        eval_tokens=p.eval_tokens,
+        optimizer=spec.optimizer or p.optimizer,
+        cell=spec,
+        size=model_size(study, f"adapt/{cell}"),
+        corpus=study.corpus,
     )
     run(cell, params, study.resources)

@@ -38,7 +38,11 @@ def set_dropout(model: torch.nn.Module, p: float) -> None:
             module.p = p
         if hasattr(module, "attention_dropout"):
             module.attention_dropout = p
-    for config in (model.config, getattr(model.config, "encoder", None), getattr(model.config, "decoder", None)):
+    for config in (
+        model.config,
+        getattr(model.config, "encoder", None),
+        getattr(model.config, "decoder", None),
+    ):
         if config is not None and hasattr(config, "attention_dropout"):
             config.attention_dropout = p
 
@@ -47,16 +51,30 @@ def run(name: str, params: Params, resources: ResourcesConfig) -> None:
     cell = params.cell
     source_dir = paths.MODELS / cell.from_
     if not (source_dir / "config.json").is_file():
-        raise UserInputError(f"{source_dir}: source model not found (run `dvc repro {cell.from_.replace('/', '@')}`)")
+        raise UserInputError(
+            f"{source_dir}: source model not found (run `dvc repro {cell.from_.replace('/', '@')}`)"
+        )
     source = read_card(source_dir)
     arch = source["arch"]
     tokenizer, specials = load_tokenizer(source_dir)
     model = load_pretrained(source_dir, arch, specials.vocab_size)
     set_dropout(model, cell.dropout)
-    world = {"entities": params.world.entities, "documents": params.world.documents, "seed": params.world.seed}
-    items = build_mixture(world=world, examples_per_task=cell.examples_per_task, cap=cell.cap, seed=params.seed)
+    world = {
+        "entities": params.world.entities,
+        "documents": params.world.documents,
+        "seed": params.world.seed,
+    }
+    items = build_mixture(
+        world=world, examples_per_task=cell.examples_per_task, cap=cell.cap, seed=params.seed
+    )
     examples = mtf_examples(
-        items, tokenizer, specials, seq_len=params.seq_len, arch=arch, objective=source["objective"], adapted=True
+        items,
+        tokenizer,
+        specials,
+        seq_len=params.seq_len,
+        arch=arch,
+        objective=source["objective"],
+        adapted=True,
     )
     n_val = max(1, int(len(examples) * VAL_FRACTION))
     train_examples, val_examples = examples[n_val:], examples[:n_val]
@@ -64,32 +82,59 @@ def run(name: str, params: Params, resources: ResourcesConfig) -> None:
     batches = finetune_batches(
         train_examples, cell, arch, specials, seq_len=params.seq_len, batch_size=batch_size, seed=params.seed
     )
-    val = finetune_batches(val_examples, cell, arch, specials, seq_len=params.seq_len, batch_size=batch_size, seed=0)
+    val = finetune_batches(
+        val_examples, cell, arch, specials, seq_len=params.seq_len, batch_size=batch_size, seed=0
+    )
     val_batches = [val(step) for step in range(max(1, len(val.rows.examples) // batch_size))]
     plan = finetune_plan(train_examples, batches, cell, params.size, batch_size=batch_size)
     outputs = CellOutputs(
-        paths.model_dir("finetune", name), paths.checkpoint_dir("finetune", name),
-        paths.metrics_file("finetune", name), paths.plots_file("finetune", name),
+        paths.model_dir("finetune", name),
+        paths.checkpoint_dir("finetune", name),
+        paths.metrics_file("finetune", name),
+        paths.plots_file("finetune", name),
     )
-    card = {"name": name, "kind": "finetune", "from": cell.from_, "arch": arch, "objective": source["objective"],
-            "seq_len": params.seq_len, "tokenizer_sha256": source.get("tokenizer_sha256"),
-            "mixture_examples": len(train_examples)}
+    card = {
+        "name": name,
+        "kind": "finetune",
+        "from": cell.from_,
+        "arch": arch,
+        "objective": source["objective"],
+        "seq_len": params.seq_len,
+        "tokenizer_sha256": source.get("tokenizer_sha256"),
+        "mixture_examples": len(train_examples),
+    }
     train_cell(
-        model, plan, batches, val_batches, optimizer=cell.optimizer, resources=resources,
-        fingerprint=fingerprint(params.model_dump(mode="json", by_alias=True), source), seed=params.seed,
-        outputs=outputs, tokenizer_dir=paths.TOKENIZER, card=card,
+        model,
+        plan,
+        batches,
+        val_batches,
+        optimizer=cell.optimizer,
+        resources=resources,
+        fingerprint=fingerprint(params.model_dump(mode="json", by_alias=True), source),
+        seed=params.seed,
+        outputs=outputs,
+        tokenizer_dir=paths.TOKENIZER,
+        card=card,
         batch_keys=(("pretrain.batch_tokens", params.batch_tokens), ("pretrain.seq_len", params.seq_len)),
     )
 
 
 def main(study: Study, cell: str | None) -> None:
     if cell not in study.finetune:
-        raise UserInputError(f"finetune: no finetuning named {cell!r} (defined: {', '.join(study.finetune) or 'none'})")
+        raise UserInputError(
+            f"finetune: no finetuning named {cell!r} (defined: {', '.join(study.finetune) or 'none'})"
+        )
     worlds = [s for s in study.corpus.sources if isinstance(s, SynthworldSource)]
     if not worlds:
-        raise UserInputError("finetune: multitask finetuning uses synthworld tasks; corpus.sources has no synthworld")
+        raise UserInputError(
+            "finetune: multitask finetuning uses synthworld tasks; corpus.sources has no synthworld"
+        )
     params = Params(
-        seed=study.seed, seq_len=study.pretrain.seq_len, batch_tokens=study.pretrain.batch_tokens,
-        cell=study.finetune[cell], size=model_size(study, f"finetune/{cell}"), world=worlds[0],
+        seed=study.seed,
+        seq_len=study.pretrain.seq_len,
+        batch_tokens=study.pretrain.batch_tokens,
+        cell=study.finetune[cell],
+        size=model_size(study, f"finetune/{cell}"),
+        world=worlds[0],
     )
     run(cell, params, study.resources)

@@ -13,6 +13,7 @@ from pretrainlab.tokenization.token_stream import TokenStream
 from pretrainlab.training.batches import ObjectiveBatches, fixed_batches
 from pretrainlab.training.cell import CellOutputs, train_cell
 from pretrainlab.training.data import WindowSampler
+from pretrainlab.training.device import attention_backend, resolve_runtime
 from pretrainlab.training.plan import plan_cell
 
 
@@ -40,7 +41,15 @@ def run(name: str, params: Params, resources: ResourcesConfig) -> None:
     val_batches = fixed_batches(
         val.tokens, objective, options, specials, plan, params.eval_tokens, params.seed + 1
     )
-    model = build_model(params.cell.arch, params.size, specials, seq_len=params.seq_len, seed=params.seed)
+    device = resolve_runtime(resources.device, resources.precision).device
+    model = build_model(
+        params.cell.arch,
+        params.size,
+        specials,
+        seq_len=params.seq_len,
+        seed=params.seed,
+        attn_implementation=attention_backend(device),
+    )
     outputs = CellOutputs(
         paths.model_dir("pretrain", name),
         paths.checkpoint_dir("pretrain", name),
@@ -67,6 +76,7 @@ def run(name: str, params: Params, resources: ResourcesConfig) -> None:
         outputs=outputs,
         tokenizer_dir=paths.TOKENIZER,
         card=card,
+        batch_keys=(("pretrain.batch_tokens", params.batch_tokens), ("pretrain.seq_len", params.seq_len)),
     )
 
 

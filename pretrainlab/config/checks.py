@@ -42,7 +42,11 @@ def _objective_options(params: Params) -> list[str]:
 
 
 def _evaluated_models(params: Params) -> list[str]:
-    known = {"pretrain": set(params.pretrain.cells), "adapt": set(params.adapt), "finetune": set(params.finetune)}
+    known = {
+        "pretrain": set(params.pretrain.cells),
+        "adapt": set(params.adapt),
+        "finetune": set(params.finetune),
+    }
     errors = []
     for name, kind in params.evaluate.models.items():
         if name not in known.get(kind, set()):

@@ -82,7 +82,9 @@ def lineage_errors(params: Params) -> list[str]:
         for name, cell in cells.items():
             key = f"{section}.{name}.from"
             if cell.from_ not in graph:
-                errors.append(f"{key}: no model {cell.from_!r} is defined (write pretrain/<cell> or adapt/<name>)")
+                errors.append(
+                    f"{key}: no model {cell.from_!r} is defined (write pretrain/<cell> or adapt/<name>)"
+                )
                 continue
             try:
                 root_of(graph, f"{section}/{name}")

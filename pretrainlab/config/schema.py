@@ -313,6 +313,7 @@ class ResourcesConfig(Strict):
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     nproc_per_node: PositiveInt = 1
+    parallelism: Literal["ddp", "fsdp"] = "ddp"  # with nproc_per_node > 1: DDP, or FSDP2 for large models
     compile: bool = False
     log_interval: PositiveInt = 10
     checkpoint_interval: PositiveInt = 100

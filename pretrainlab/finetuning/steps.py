@@ -49,17 +49,30 @@ class FinetuneBatches:
 
 
 def finetune_batches(
-    examples: Sequence[Example], cell: FinetuneCell, arch: str, specials: SpecialTokens, *, seq_len: int,
-    batch_size: int, seed: int,
+    examples: Sequence[Example],
+    cell: FinetuneCell,
+    arch: str,
+    specials: SpecialTokens,
+    *,
+    seq_len: int,
+    batch_size: int,
+    seed: int,
 ) -> FinetuneBatches:
     packed = cell.packing and arch in PACKABLE
     rows: Sequence = pack_examples(examples, seq_len) if packed else examples
     target_len = max(len(e.targets) for e in examples)
-    return FinetuneBatches(MixtureBatches(rows, batch_size, seed), arch, specials, seq_len, target_len, packed)
+    return FinetuneBatches(
+        MixtureBatches(rows, batch_size, seed), arch, specials, seq_len, target_len, packed
+    )
 
 
 def finetune_plan(
-    examples: Sequence[Example], batches: FinetuneBatches, cell: FinetuneCell, size: ModelSize, *, batch_size: int
+    examples: Sequence[Example],
+    batches: FinetuneBatches,
+    cell: FinetuneCell,
+    size: ModelSize,
+    *,
+    batch_size: int,
 ) -> CellPlan:
     """Steps bought by ``cell.budget`` at the mixture's mean data tokens per row."""
     arch, specials = batches.arch, batches.specials
@@ -74,11 +87,24 @@ def finetune_plan(
     step_flops = flops_per_step(arch, size, specials.vocab_size, batch_size, mean_in, mean_tgt)
     total, non_embedding = count_parameters(arch, size, specials.vocab_size)
     budget = cell.budget
-    steps = int(budget.tokens // tokens_per_step) if budget.tokens is not None else int(budget.flops // step_flops)
+    steps = (
+        int(budget.tokens // tokens_per_step)
+        if budget.tokens is not None
+        else int(budget.flops // step_flops)
+    )
     padded = batch_size * (batches.seq_len + (batches.target_len if arch == "encoder_decoder" else 0))
     return CellPlan(
-        arch=arch, objective="mtf", window=batches.seq_len, input_len=batches.seq_len, target_len=batches.target_len,
-        batch_size=batch_size, tokens_per_step=tokens_per_step, padded_tokens_per_step=padded,
-        flops_per_step=step_flops, flops_per_token=step_flops / tokens_per_step, parameters=total,
-        non_embedding_parameters=non_embedding, steps=max(steps, 1),
+        arch=arch,
+        objective="mtf",
+        window=batches.seq_len,
+        input_len=batches.seq_len,
+        target_len=batches.target_len,
+        batch_size=batch_size,
+        tokens_per_step=tokens_per_step,
+        padded_tokens_per_step=padded,
+        flops_per_step=step_flops,
+        flops_per_token=step_flops / tokens_per_step,
+        parameters=total,
+        non_embedding_parameters=non_embedding,
+        steps=max(steps, 1),
     )

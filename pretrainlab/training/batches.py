@@ -2,11 +2,20 @@
 
 Each example's objective randomness is keyed by (seed, step, global example id), so a step's batch
 is the same whether the run was resumed or split across ranks.
+
+Packing and document boundaries: the token stream is documents back to back, each ending in
+``</s>``, and a window is a fixed-length slice of it (GPT-2 / nanoGPT style), so a window may hold the
+end of one document and the start of the next. Attention is *not* blocked at ``</s>``: a token may
+attend to the previous document in its window, and the separator tells the model where a document
+starts. This keeps every architecture's exact masks (causal, prefix-LM, encoder-decoder, encoder)
+one per example, with no padding. A document-masked mode (block-diagonal attention from segment ids,
+position ids restarting per document) is not implemented: it would need segment masks in
+:func:`pretrainlab.models.layout.collate` and varlen/flex attention to pay off on GPU.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -36,6 +45,10 @@ class ObjectiveBatches:
             rng = example_rng(self.seed, step, int(example_id))
             out += self.objective.fn(row[None, :], rng, self.options, self.specials)
         return out
+
+    def shard(self, rank: int, world_size: int) -> ObjectiveBatches:
+        """This rank's share of every global batch: examples ``rank, rank + world_size, ...``."""
+        return replace(self, rank=rank, world_size=world_size)
 
     def __call__(self, step: int) -> ModelBatch:
         return collate(

@@ -2,6 +2,15 @@
 
 Shared by every training stage (pretrain now; adapt and finetune reuse it): the stage decides the
 model and the batches, this module runs the loop with checkpoints and writes outputs atomically.
+
+Under torchrun (``resources.nproc_per_node > 1``, see :mod:`pretrainlab.training.launch`) every rank
+runs this function on its share of each batch; only rank 0 writes outputs and checkpoints.
+
+Publishing order, so that a kill at any moment never leaves a cell that looks finished: an earlier
+run's outputs are removed before training; then the model directory, then the loss curve, and the
+metrics file last (each an atomic rename) — metrics present means the other two are from the same
+finished run. Checkpoints are removed only after all three are published, so a kill while publishing
+resumes from the last checkpoint and publishes the same bytes again.
 """
 
 from __future__ import annotations
@@ -11,18 +20,22 @@ import io
 import json
 import logging
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 from transformers import PreTrainedModel
 
+from pretrainlab.atomic import _TMP_PREFIX as TMP_PREFIX
 from pretrainlab.atomic import atomic_dir, atomic_file, write_json
 from pretrainlab.config.schema import OptimizerConfig, ResourcesConfig
+from pretrainlab.errors import UserInputError
 from pretrainlab.models.layout import ModelBatch
+from pretrainlab.training import distributed
 from pretrainlab.training.checkpoint import Checkpointer
 from pretrainlab.training.device import resolve_runtime
+from pretrainlab.training.distributed import World
 from pretrainlab.training.loop import LoopConfig, LoopResult, Trainer
 from pretrainlab.training.plan import CellPlan
 
@@ -58,9 +71,24 @@ def train_cell(
     outputs: CellOutputs,
     tokenizer_dir: Path,
     card: dict[str, Any],
+    batch_keys: tuple[tuple[str, int], ...] = (),
 ) -> dict[str, Any]:
-    """Train ``model`` for ``plan.steps`` steps (resuming a matching checkpoint) and write outputs."""
+    """Train ``model`` for ``plan.steps`` steps (resuming a matching checkpoint) and write outputs.
+
+    ``train_batch(step)`` gives the global batch of a step; under torchrun it must also have
+    ``shard(rank, world_size)`` (as :class:`~pretrainlab.training.batches.ObjectiveBatches` does).
+    ``batch_keys`` are the (params key, value) pairs that size a batch, named if memory runs out.
+    """
+    world = World.from_env(distributed.parallelism_of(resources))
     runtime = resolve_runtime(resources.device, resources.precision)
+    if plan.batch_size < world.world_size:
+        key, value = batch_keys[0] if batch_keys else ("the batch size", plan.batch_size)
+        raise UserInputError(
+            f"{key}: {value} gives {plan.batch_size} sequence(s) per step, fewer than the "
+            f"{world.world_size} processes (resources.nproc_per_node) that split it"
+        )
+    runtime = replace(runtime, device=distributed.device_for(world, runtime.device))
+    distributed.init_process_group(world, runtime.device)
     eval_every, record_every = curve_strides(plan.steps)
     config = LoopConfig(
         arch=plan.arch,
@@ -72,10 +100,12 @@ def train_cell(
         seed=seed,
         log_interval=resources.log_interval,
         checkpoint_interval=resources.checkpoint_interval,
+        compile=resources.compile,
+        batch_keys=batch_keys,
     )
-    checkpointer = Checkpointer(outputs.checkpoints, fingerprint)
+    checkpointer = Checkpointer(outputs.checkpoints, fingerprint, writer=world.is_main)
     log.info(
-        "%s/%s: %d steps x %d tokens (%.3g FLOPs), %.2fM parameters, on %s/%s",
+        "%s/%s: %d steps x %d tokens (%.3g FLOPs), %.2fM parameters, on %s/%s%s",
         plan.arch,
         plan.objective,
         plan.steps,
@@ -84,30 +114,77 @@ def train_cell(
         plan.parameters / 1e6,
         runtime.device,
         runtime.precision,
+        f" x {world.world_size} ranks ({world.parallelism})" if world.distributed else "",
     )
-    trainer = Trainer(model, config, runtime, train_batch, lambda: val_batches, checkpointer)
+    if world.is_main:
+        remove_outputs(outputs)
+    if world.distributed:
+        if not hasattr(train_batch, "shard"):
+            raise TypeError(f"{type(train_batch).__name__} has no shard(rank, world_size): cannot split it")
+        train_batch = train_batch.shard(world.rank, world.world_size)
+    trainer = Trainer(model, config, runtime, train_batch, lambda: val_batches, checkpointer, world)
     result = trainer.fit()
-    metrics = {**plan.as_metrics(), **_result_metrics(result), "device": str(runtime.device)}
-    save_model(trainer.model, outputs.model_dir, tokenizer_dir, {**card, "fingerprint": fingerprint})
-    write_curve(outputs.plots, result.history)
-    write_json(outputs.metrics, metrics)
-    checkpointer.clear()
+    metrics = {
+        **plan.as_metrics(),
+        **_result_metrics(result),
+        "device": str(runtime.device),
+        "world_size": world.world_size,
+    }
+    # FSDP holds shards: gather the full weights (every rank takes part) for rank 0 to save
+    full_state = (
+        distributed.full_model_state(trainer.model)
+        if world.parallelism == "fsdp" and world.distributed
+        else None
+    )
+    if world.is_main:
+        card = {**card, "fingerprint": fingerprint}
+        save_model(distributed.unwrap(trainer.model), outputs.model_dir, tokenizer_dir, card, full_state)
+        write_curve(outputs.plots, result.history)
+        write_json(outputs.metrics, metrics)  # last: its presence marks a finished cell
+        checkpointer.clear()
+    distributed.barrier(world)
     return metrics
 
 
-def _result_metrics(result: LoopResult) -> dict[str, float]:
+def remove_outputs(outputs: CellOutputs) -> None:
+    """Delete an earlier run's outputs, the finished-marker (metrics) first, and the temporaries a
+    killed run left next to them (``.tmp-<name>.<pid>``; other cells' temporaries are not touched)."""
+    for path in (outputs.metrics, outputs.plots, outputs.model_dir):
+        path = Path(path)
+        leftovers = [p for p in path.parent.glob(f"{TMP_PREFIX}{path.name}.*") if p.suffix[1:].isdigit()]
+        for item in [path, *leftovers]:
+            if item.is_dir():
+                shutil.rmtree(item, ignore_errors=True)
+            else:
+                item.unlink(missing_ok=True)
+
+
+def _result_metrics(result: LoopResult) -> dict[str, float | None]:
     return {
         "train_loss": result.final_train_loss,
         "val_loss": result.final_val_loss,
         "tokens_per_second": result.tokens_per_second,
         "train_seconds": result.train_seconds,
+        "mfu": result.mfu,  # null off CUDA
     }
 
 
-def save_model(model: PreTrainedModel, out_dir: Path, tokenizer_dir: Path, card: dict[str, Any]) -> None:
-    """``save_pretrained`` (safetensors) + the tokenizer + the model card, published atomically."""
+def save_model(
+    model: PreTrainedModel,
+    out_dir: Path,
+    tokenizer_dir: Path,
+    card: dict[str, Any],
+    state_dict: dict[str, torch.Tensor] | None = None,
+) -> None:
+    """``save_pretrained`` (safetensors) + the tokenizer + the model card, published atomically.
+
+    ``state_dict``: the full weights when ``model`` holds only shards (FSDP); else the model's own.
+    """
     with atomic_dir(out_dir) as tmp:
-        model.to(torch.device("cpu")).save_pretrained(tmp, safe_serialization=True)
+        if state_dict is None:
+            model.to(torch.device("cpu")).save_pretrained(tmp, safe_serialization=True)
+        else:
+            model.save_pretrained(tmp, safe_serialization=True, state_dict=state_dict)
         for item in Path(tokenizer_dir).iterdir():
             if item.is_file():
                 shutil.copy2(item, tmp / item.name)

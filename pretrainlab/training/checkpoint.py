@@ -2,12 +2,15 @@
 
 Layout (``root`` is e.g. ``data/checkpoints/pretrain/cd-flm``)::
 
-    root/step-00000100/state.pt        model, optimizer and scheduler state, torch RNG (tensors only)
+    root/step-00000100/state.pt        full model and optimizer state dicts (by parameter name), the
+                                       scheduler, every rank's torch RNG (tensors only)
     root/step-00000100/trainer.json    step, fingerprint, the log history so far
 
 A step directory appears only by an atomic rename of a finished temporary one, so a checkpoint cut
-mid-write is never seen; ``state.pt`` is read with ``torch.load(weights_only=True)`` (no unpickling
-of arbitrary objects). The checkpointer knows nothing of models: it saves state dicts.
+mid-write is never seen (and a damaged one is skipped for an older one); a checkpoint made with
+other params (another fingerprint) is never resumed. ``state.pt`` is read with
+``torch.load(weights_only=True)`` (no unpickling of arbitrary objects). The checkpointer knows
+nothing of models: it saves state dicts.
 """
 
 from __future__ import annotations
@@ -42,10 +45,11 @@ class Checkpoint:
 
 
 class Checkpointer:
-    def __init__(self, root: Path, fingerprint: str, keep: int = 2):
+    def __init__(self, root: Path, fingerprint: str, keep: int = 2, writer: bool = True):
         self.root = Path(root)
         self.fingerprint = fingerprint
         self.keep = keep
+        self.writer = writer  # False on ranks other than 0: they read checkpoints, never touch the folder
 
     def _step_dirs(self) -> list[Path]:
         if not self.root.is_dir():
@@ -54,6 +58,7 @@ class Checkpointer:
         return sorted(dirs, key=lambda p: p.name)
 
     def save(self, trainer: TrainerState, tensors: dict[str, Any]) -> Path:
+        assert self.writer, "only rank 0 writes checkpoints"
         final = self.root / f"{_PREFIX}{trainer.step:08d}"
         with atomic_dir(final) as tmp:
             torch.save(tensors, tmp / "state.pt")
@@ -64,7 +69,9 @@ class Checkpointer:
 
     def latest(self) -> Checkpoint | None:
         """The newest complete checkpoint made with this fingerprint, or None (fresh start)."""
-        remove_stale_temporaries(self.root)
+        if self.writer:
+            remove_stale_temporaries(self.root)
+        mismatched = False
         for directory in reversed(self._step_dirs()):
             try:
                 trainer = TrainerState(**json.loads((directory / "trainer.json").read_text()))
@@ -72,13 +79,19 @@ class Checkpointer:
                 log.warning("ignoring unreadable checkpoint %s (%s)", directory, error)
                 continue
             if trainer.fingerprint != self.fingerprint:
+                # made with other params: never resumed; the writer removes it so that it cannot
+                # outrank this run's own checkpoints (pruning keeps the newest step names)
                 log.info(
-                    "checkpoint %s was made with other params (fingerprint %s, now %s): starting fresh",
+                    "checkpoint %s was made with other params (fingerprint %s, now %s): not resumed%s",
                     directory,
                     trainer.fingerprint[:12],
                     self.fingerprint[:12],
+                    ", removed" if self.writer else "",
                 )
-                return None
+                mismatched = True
+                if self.writer:
+                    shutil.rmtree(directory, ignore_errors=True)
+                continue
             try:
                 tensors = torch.load(directory / "state.pt", map_location="cpu", weights_only=True)
             except Exception as error:  # a damaged file: fall back to an older checkpoint
@@ -86,7 +99,10 @@ class Checkpointer:
                 continue
             log.info("resuming from %s (step %d)", directory, trainer.step)
             return Checkpoint(trainer, tensors)
+        if mismatched:
+            log.info("no checkpoint made with these params: starting fresh")
         return None
 
     def clear(self) -> None:
+        """Remove every checkpoint: call only once the cell's outputs are published."""
         shutil.rmtree(self.root, ignore_errors=True)

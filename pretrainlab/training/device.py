@@ -40,3 +40,9 @@ def resolve_runtime(device: str = "auto", precision: str = "auto") -> Runtime:
     if precision == "bf16" and not bf16_ok and device != "cpu":
         raise UserInputError(f"resources.precision: bf16 is not supported on device {device!r}; use fp32")
     return Runtime(torch.device(device), precision)
+
+
+def attention_backend(device: torch.device) -> str:
+    """``build_model``'s ``attn_implementation``: torch SDPA (flash / memory-efficient kernels) on CUDA;
+    eager elsewhere, where it is the reference the bit-exact CPU tests use (both masks are exact)."""
+    return "sdpa" if device.type == "cuda" else "eager"

@@ -1,32 +1,42 @@
 """The training loop shared by pretrain, adapt and finetune: AdamW, warm-up + decay, clipping,
-deterministic data, atomic checkpoints and bit-exact resume.
+deterministic data, atomic checkpoints and bit-exact resume, on one process or many.
 
 What a step does is visible in a few lines of :meth:`Trainer.step`; everything else (where batches
-come from, how the objective lays out on the architecture, how state is saved) is a collaborator.
+come from, how the objective lays out on the architecture, how state is saved, how ranks talk) is a
+collaborator. The loss of a step is the mean over every non-ignored token of the *global* batch:
+each rank sums its token losses, the token count is all-reduced first, and ranks backpropagate
+``world_size · local_sum / global_count`` because DDP and FSDP2 average gradients — so ``w``
+processes follow the one-process loss curve (up to float summation order).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from pretrainlab.config.schema import OptimizerConfig
-from pretrainlab.models import layout
+from pretrainlab.errors import UserInputError
 from pretrainlab.models.layout import ModelBatch, forward_logits
+from pretrainlab.objectives.example import IGNORE
+from pretrainlab.training import distributed
 from pretrainlab.training.checkpoint import Checkpointer, TrainerState
 from pretrainlab.training.device import Runtime
+from pretrainlab.training.distributed import World
+from pretrainlab.training.mfu import model_flops_utilization
 from pretrainlab.training.schedule import lr_multiplier
 
 log = logging.getLogger(__name__)
 
-BatchFn = Callable[[int], ModelBatch]  # step -> the batch of that step (pure function of the step)
+BatchFn = Callable[[int], ModelBatch]  # step -> this rank's share of that step's batch (pure function)
 
 
 @dataclass(frozen=True)
@@ -34,22 +44,26 @@ class LoopConfig:
     arch: str
     steps: int
     optimizer: OptimizerConfig
-    flops_per_step: float
+    flops_per_step: float  # of the global batch
     eval_every: int  # steps between validation losses (fixed by the budget, not operational)
     record_every: int  # steps between rows of the loss curve (fixed by the budget, not operational)
     seed: int = 0  # dropout and any other torch randomness in the loop
     log_interval: int = 10  # operational: console logging only
     checkpoint_interval: int = 100  # operational
     progress: bool = True
+    compile: bool = False  # operational: torch.compile each transformer block
+    # (params key, value) pairs that size a batch, the batch-size key first: named when memory runs out
+    batch_keys: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass
 class LoopResult:
     history: list[dict[str, Any]] = field(default_factory=list)
-    tokens: int = 0
-    train_seconds: float = 0.0
+    tokens: int = 0  # data tokens of the global batches trained on
+    train_seconds: float = 0.0  # across resumes
     final_train_loss: float = math.nan
     final_val_loss: float = math.nan
+    mfu: float | None = None  # model FLOPs utilisation (None off CUDA or on an unknown GPU)
 
     @property
     def tokens_per_second(self) -> float:
@@ -70,6 +84,23 @@ def build_optimizer(
     return torch.optim.AdamW(groups, lr=config.lr, betas=(config.beta1, config.beta2), fused=fused)
 
 
+def token_loss_sum(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Sum of cross-entropy over the non-ignored labels (float32)."""
+    return F.cross_entropy(
+        logits.float().flatten(0, 1), labels.flatten(), ignore_index=IGNORE, reduction="sum"
+    )
+
+
+def shard_rows(batch: ModelBatch, world: World) -> ModelBatch:
+    """Rows ``rank, rank + w, ...`` of a global batch (every ModelBatch tensor is batch-first)."""
+    if not world.distributed:
+        return batch
+    rows = {
+        k: v[world.rank :: world.world_size] for k, v in vars(batch).items() if isinstance(v, torch.Tensor)
+    }
+    return replace(batch, **rows)
+
+
 class Trainer:
     def __init__(
         self,
@@ -79,10 +110,12 @@ class Trainer:
         train_batch: BatchFn,
         val_batches: Callable[[], list[ModelBatch]],
         checkpointer: Checkpointer | None = None,
+        world: World | None = None,
     ):
-        self.model = model.to(runtime.device)
         self.config = config
         self.runtime = runtime
+        self.world = world or World()
+        self.model = distributed.parallelize(model.to(runtime.device), self.world, compile=config.compile)
         self.train_batch = train_batch
         self.val_batches = val_batches
         self.checkpointer = checkpointer
@@ -91,81 +124,116 @@ class Trainer:
             self.optimizer, lambda step: lr_multiplier(step, config.steps, config.optimizer)
         )
 
+    def _sum_over_ranks(self, values: list[float]) -> list[float]:
+        local = torch.tensor(values, dtype=torch.float64)
+        return distributed.all_reduce_sum(local, self.world, self.runtime.device).tolist()
+
     # ------------------------------------------------------------------------------------ one step
-    def step(self, batch: ModelBatch) -> float:
+    def step(self, batch: ModelBatch) -> tuple[float, int]:
+        """One optimizer step on this rank's share; returns (global mean loss, global data tokens)."""
         self.model.train()
+        targets, tokens = self._sum_over_ranks([int((batch.labels != IGNORE).sum()), batch.num_real_tokens])
         batch = batch.to(self.runtime.device)
         with self.runtime.autocast():
-            loss = layout.loss(forward_logits(self.model, self.config.arch, batch), batch.labels)
-        loss.backward()
+            loss_sum = token_loss_sum(forward_logits(self.model, self.config.arch, batch), batch.labels)
+        (loss_sum * (self.world.world_size / max(targets, 1.0))).backward()
         if self.config.optimizer.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.optimizer.grad_clip)
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
-        return loss.item()
+        (total,) = self._sum_over_ranks([loss_sum.item()])
+        return total / max(targets, 1.0), int(tokens)
 
     @torch.no_grad()
     def validate(self) -> float:
+        """Mean token loss over the validation batches; each rank scores its rows of every batch."""
         self.model.eval()
         total, count = 0.0, 0
         for batch in self.val_batches():
-            batch = batch.to(self.runtime.device)
+            batch = shard_rows(batch, self.world).to(self.runtime.device)
             with self.runtime.autocast():
                 logits = forward_logits(self.model, self.config.arch, batch)
-            n = int((batch.labels != -100).sum())
-            total += layout.loss(logits.float(), batch.labels).item() * n
-            count += n
-        return total / max(count, 1)
+            total += token_loss_sum(logits, batch.labels).item()
+            count += int((batch.labels != IGNORE).sum())
+        total, count = self._sum_over_ranks([total, count])
+        return total / max(count, 1.0)
 
     # ------------------------------------------------------------------------------------ state
+    def _rng_states(self) -> dict[str, torch.Tensor]:
+        """Every rank's RNG state, stacked ``[world_size, n]`` (collective)."""
+        device = self.runtime.device
+        states = {"rng": distributed.gather_stack(torch.get_rng_state(), self.world, device)}
+        if device.type == "cuda":
+            states["cuda_rng"] = distributed.gather_stack(
+                torch.cuda.get_rng_state(device), self.world, device
+            )
+        return states
+
     def _state(self) -> dict[str, Any]:
-        state = {
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
+        """Full (unsharded) state; collective, the tensors land on rank 0 (FSDP: only there)."""
+        return {
+            "model": distributed.full_model_state(self.model),
+            "optimizer": distributed.full_optimizer_state(self.model, self.optimizer),
             "scheduler": self.scheduler.state_dict(),
-            "rng": torch.get_rng_state(),
+            **self._rng_states(),
         }
-        if torch.cuda.is_available():
-            state["cuda_rng"] = torch.cuda.get_rng_state_all()
-        return state
 
     def _restore(self, tensors: dict[str, Any]) -> None:
-        self.model.load_state_dict(tensors["model"])
-        self.optimizer.load_state_dict(tensors["optimizer"])
+        distributed.load_full_state(self.model, self.optimizer, tensors["model"], tensors["optimizer"])
         self.scheduler.load_state_dict(tensors["scheduler"])
-        torch.set_rng_state(tensors["rng"])
-        if "cuda_rng" in tensors and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(tensors["cuda_rng"])
+        rng = tensors["rng"] if tensors["rng"].dim() == 2 else tensors["rng"][None]
+        if len(rng) != self.world.world_size:
+            log.warning(
+                "checkpoint made by %d process(es), resumed by %d: torch RNG (dropout) reseeded, so this "
+                "run is not bit-identical to an uninterrupted one",
+                len(rng),
+                self.world.world_size,
+            )
+            torch.manual_seed(self.config.seed + self.world.rank)
+            return
+        torch.set_rng_state(rng[self.world.rank])
+        if "cuda_rng" in tensors and self.runtime.device.type == "cuda":
+            torch.cuda.set_rng_state(tensors["cuda_rng"][self.world.rank], self.runtime.device)
+
+    def _resume(self, result: LoopResult) -> int:
+        """Restore the newest matching checkpoint (every rank reads the same one); the step to start at."""
+        resumed = self.checkpointer.latest() if self.checkpointer is not None else None
+        step = resumed.trainer.step if resumed is not None else 0
+        if not distributed.same_on_all_ranks(step, self.world, self.runtime.device):
+            raise RuntimeError(f"ranks found different checkpoints in {self.checkpointer.root}")
+        if resumed is not None:
+            self._restore(resumed.tensors)
+            result.history = resumed.trainer.history
+            result.tokens = int(resumed.trainer.extra.get("tokens", 0))
+            result.train_seconds = float(resumed.trainer.extra.get("train_seconds", 0.0))
+        return step
 
     # ------------------------------------------------------------------------------------ the loop
     def fit(self) -> LoopResult:
         cfg = self.config
         result = LoopResult()
-        start_step = 0
-        torch.manual_seed(cfg.seed)  # a fresh run's dropout stream; a resumed run restores its own below
-        if self.checkpointer is not None and (resumed := self.checkpointer.latest()) is not None:
-            self._restore(resumed.tensors)
-            start_step = resumed.trainer.step
-            result.history = resumed.trainer.history
-            result.tokens = int(resumed.trainer.extra.get("tokens", 0))
+        # a fresh run's dropout streams (one per rank); a resumed run restores its own
+        torch.manual_seed(cfg.seed + self.world.rank)
+        start_step = self._resume(result)
         recent: list[float] = []
-        with _progress(cfg.progress) as progress:
+        with _progress(cfg.progress and self.world.is_main) as progress:
             task = progress.add_task("train", total=cfg.steps, completed=start_step, loss=math.nan)
             for step in range(start_step, cfg.steps):
                 batch = self.train_batch(step)
                 t0 = time.perf_counter()
-                loss = self.step(batch)
+                with self._user_errors(step):
+                    loss, tokens = self.step(batch)
                 if self.runtime.device.type == "cuda":
                     torch.cuda.synchronize()
                 result.train_seconds += time.perf_counter() - t0
-                result.tokens += batch.num_real_tokens
+                result.tokens += tokens
                 if not math.isfinite(loss):
                     raise FloatingPointError(f"training loss became {loss} at step {step}")
                 recent.append(loss)
                 done = step + 1
                 row: dict[str, Any] | None = None
-                if done % cfg.record_every == 0 or done == cfg.steps:
+                if done % cfg.record_every == 0 or done % cfg.eval_every == 0 or done == cfg.steps:
                     row = {
                         "step": done,
                         "tokens": result.tokens,
@@ -174,17 +242,12 @@ class Trainer:
                         "lr": self.scheduler.get_last_lr()[0],
                     }
                 if done % cfg.eval_every == 0 or done == cfg.steps:
-                    row = row or {
-                        "step": done,
-                        "tokens": result.tokens,
-                        "train_loss": loss,
-                        "val_loss": None,
-                        "lr": self.scheduler.get_last_lr()[0],
-                    }
-                    row["val_loss"] = self.validate()
+                    with self._user_errors(step):
+                        row["val_loss"] = self.validate()  # type: ignore[index]
                 if row is not None:
                     result.history.append(row)
                 if done % cfg.log_interval == 0 or done == cfg.steps:
+                    result.mfu = self._mfu(done, result)
                     self._log(done, recent, result)
                     recent = []
                 progress.update(task, completed=done, loss=loss)
@@ -196,18 +259,21 @@ class Trainer:
 
     def _save(self, done: int, result: LoopResult) -> None:
         assert self.checkpointer is not None
-        trainer = TrainerState(
-            done, self.checkpointer.fingerprint, list(result.history), {"tokens": result.tokens}
-        )
-        self.checkpointer.save(trainer, self._state())
+        state = self._state()  # collective: every rank takes part, rank 0 writes
+        if self.world.is_main:
+            extra = {"tokens": result.tokens, "train_seconds": result.train_seconds}
+            trainer = TrainerState(done, self.checkpointer.fingerprint, list(result.history), extra)
+            self.checkpointer.save(trainer, state)
+
+    def _mfu(self, done: int, result: LoopResult) -> float | None:
+        """Achieved FLOP/s per GPU over its bf16 peak (DESIGN convention for FLOPs); None off CUDA."""
+        if self.runtime.device.type != "cuda" or result.train_seconds <= 0:
+            return None
+        achieved = self.config.flops_per_step * done / result.train_seconds / self.world.world_size
+        mfu = model_flops_utilization(achieved)
+        return None if math.isnan(mfu) else mfu
 
     def _log(self, done: int, recent: list[float], result: LoopResult) -> None:
-        mfu = ""
-        if self.runtime.device.type == "cuda" and result.train_seconds > 0:
-            from pretrainlab.training.mfu import model_flops_utilization
-
-            achieved = self.config.flops_per_step * done / result.train_seconds
-            mfu = f" mfu={model_flops_utilization(achieved):.1%}"
         log.info(
             "step %d/%d loss=%.4f tokens=%d tok/s=%.0f%s",
             done,
@@ -215,8 +281,40 @@ class Trainer:
             sum(recent) / max(len(recent), 1),
             result.tokens,
             result.tokens_per_second,
-            mfu,
+            "" if result.mfu is None else f" mfu={result.mfu:.1%}",
         )
+
+    @contextlib.contextmanager
+    def _user_errors(self, step: int) -> Iterator[None]:
+        """Out of memory (and a failed ``torch.compile``) become a :class:`UserInputError` naming the keys."""
+        try:
+            yield
+        except torch.OutOfMemoryError:
+            raise out_of_memory_error(self.config, self.runtime.device, step, self.world) from None
+        except Exception as error:
+            if not (self.config.compile and _is_compile_error(error)):
+                raise
+            first_line = (str(error).strip().splitlines() or [""])[0]
+            raise UserInputError(
+                f"resources.compile: torch.compile failed at step {step} ({type(error).__name__}: "
+                f"{first_line}); set resources.compile: false"
+            ) from error
+
+
+def _is_compile_error(error: BaseException) -> bool:
+    from torch._dynamo.exc import TorchDynamoException
+
+    return isinstance(error, TorchDynamoException)
+
+
+def out_of_memory_error(config: LoopConfig, device: torch.device, step: int, world: World) -> UserInputError:
+    sizes = ", ".join(f"{key}={value}" for key, value in config.batch_keys) or "the current batch size"
+    where = f"{device}" + (f" (rank {world.rank} of {world.world_size})" if world.distributed else "")
+    advice = "lower the batch size"
+    if config.batch_keys:
+        key, value = config.batch_keys[0]
+        advice = f"set a smaller {key} (e.g. {max(1, value // 2)})"
+    return UserInputError(f"out of memory on {where} at step {step} with {sizes}: {advice}")
 
 
 def _progress(enabled: bool) -> Progress:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pretrainlab.config.schema import ModelSize, Params, PretrainCell, Strict
+from pretrainlab.config.schema import AdaptCell, ModelSize, Params, PretrainCell, Strict
 from pretrainlab.objectives.registry import ObjectiveSpec
 from pretrainlab.tokenization.specials import SpecialTokens
 
@@ -68,7 +68,12 @@ class CellPlan:
 
 
 def plan_cell(
-    cell: PretrainCell, size: ModelSize, specials: SpecialTokens, *, seq_len: int, batch_tokens: int
+    cell: PretrainCell | AdaptCell,
+    size: ModelSize,
+    specials: SpecialTokens,
+    *,
+    seq_len: int,
+    batch_tokens: int,
 ) -> CellPlan:
     """Lay out ``cell`` on its architecture and turn its budget into steps (at least one)."""
     from pretrainlab.models.build import count_parameters
@@ -148,9 +153,21 @@ def specials_for_validation(params: Params, base_dir: Path) -> SpecialTokens | N
 
 def cell_plan_errors(params: Params, name: str, base_dir: Path) -> list[str]:
     """Problems with one cell, as ``"<field>: message"`` relative to ``pretrain.cells.<name>``."""
+    cell = params.pretrain.cells[name]
+    return plan_errors(cell, params.models[cell.model], params, base_dir)
+
+
+def adapt_plan_errors(params: Params, name: str, base_dir: Path) -> list[str]:
+    """Problems with one adaptation, relative to ``adapt.<name>`` (its size is its source's)."""
+    from pretrainlab.config.lineage import model_size
+
+    return plan_errors(params.adapt[name], model_size(params, f"adapt/{name}"), params, base_dir)
+
+
+def plan_errors(cell: PretrainCell | AdaptCell, size: ModelSize, params: Params, base_dir: Path) -> list[str]:
+    """The objective fits the architecture and the sequence length, and the budget buys a step."""
     from pretrainlab.objectives.registry import get_objective, valid_pairs
 
-    cell = params.pretrain.cells[name]
     objective = get_objective(cell.objective)
     if cell.arch not in objective.valid_architectures:
         fits = ", ".join(sorted(valid_pairs().get(cell.arch, ())))
@@ -167,16 +184,12 @@ def cell_plan_errors(params: Params, name: str, base_dir: Path) -> list[str]:
     if errors:
         return errors
     plan = plan_cell(
-        cell,
-        params.models[cell.model],
-        specials,
-        seq_len=params.pretrain.seq_len,
-        batch_tokens=params.pretrain.batch_tokens,
+        cell, size, specials, seq_len=params.pretrain.seq_len, batch_tokens=params.pretrain.batch_tokens
     )
     if plan.steps < 1:
         if cell.budget.tokens is not None:
             return [
-                f"budget.tokens: {cell.budget.tokens:g} is less than one step ({plan.tokens_per_step} tokens per step)"
+                f"budget.tokens: {cell.budget.tokens:g} is less than one step ({plan.tokens_per_step:.0f} tokens per step)"
             ]
         return [
             f"budget.flops: {cell.budget.flops:g} is less than one step ({plan.flops_per_step:.3g} FLOPs per step)"

@@ -1,0 +1,145 @@
+"""A tiny training cell run through ``train_cell`` as its own process (plain or under torchrun), for
+the tests that kill it or split it across ranks. Prints ``step N`` after every step and
+``publishing`` before the outputs are written, so a test can kill it at a chosen moment.
+
+    python tests/training/tiny_cell.py OUT [--steps 12] [--fingerprint fp]
+    torchrun --nproc_per_node 2 tests/training/tiny_cell.py OUT --cell cd=ddp/causal_decoder/full_lm ...
+
+Each ``--cell NAME=PARALLELISM/ARCH/OBJECTIVE`` trains into ``OUT/NAME`` (several cells share one
+launch, as consecutive process groups); without ``--cell``, one causal-decoder cell trains into OUT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from pretrainlab.config.schema import ModelSize, OptimizerConfig, PretrainCell, ResourcesConfig
+from pretrainlab.models.build import build_model
+from pretrainlab.objectives.registry import get_objective
+from pretrainlab.tokenization.specials import SpecialTokens
+from pretrainlab.training import cell as cell_module
+from pretrainlab.training import loop
+from pretrainlab.training.batches import ObjectiveBatches, fixed_batches
+from pretrainlab.training.cell import CellOutputs, train_cell
+from pretrainlab.training.data import WindowSampler
+from pretrainlab.training.plan import plan_cell
+
+SPECIALS = SpecialTokens.for_tests(vocab_size=256, num_sentinels=20)
+SEQ_LEN, BATCH_TOKENS = 32, 128  # 4 sequences per step
+
+
+def stream(n: int = 6000) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    motifs = rng.integers(40, 256, size=(20, 8))
+    return motifs[rng.integers(0, 20, size=n // 8)].reshape(-1)
+
+
+def outputs(out: Path) -> CellOutputs:
+    return CellOutputs(out / "model", out / "checkpoints", out / "metrics.json", out / "curve.csv")
+
+
+def run(
+    out: Path,
+    *,
+    steps: int = 12,
+    fingerprint: str = "fp",
+    arch: str = "causal_decoder",
+    objective: str = "full_lm",
+    dropout: float = 0.0,
+    parallelism: str = "ddp",
+    checkpoint_interval: int = 3,
+    compile: bool = False,
+) -> dict:
+    size = ModelSize(d_model=32, n_layers=2, n_heads=2, d_ff=64, dropout=dropout)
+    tokens_per_step = plan_cell(
+        PretrainCell(arch=arch, objective=objective, model="m", budget={"tokens": 1e9}),
+        size,
+        SPECIALS,
+        seq_len=SEQ_LEN,
+        batch_tokens=BATCH_TOKENS,
+    ).tokens_per_step
+    cell = PretrainCell(
+        arch=arch, objective=objective, model="m", budget={"tokens": tokens_per_step * (steps + 0.5)}
+    )
+    plan = plan_cell(cell, size, SPECIALS, seq_len=SEQ_LEN, batch_tokens=BATCH_TOKENS)
+    assert plan.steps == steps, plan.steps
+    spec, options = get_objective(objective), cell.objective_options()
+    tokens = stream()
+    batches = ObjectiveBatches(
+        WindowSampler(tokens, plan.window, plan.batch_size, 0), spec, options, SPECIALS, plan, 0
+    )
+    val = fixed_batches(tokens[:2000], spec, options, SPECIALS, plan, 256, 1)
+    resources = ResourcesConfig(
+        device="cpu",
+        precision="fp32",
+        checkpoint_interval=checkpoint_interval,
+        log_interval=1,
+        compile=compile,
+    ).model_copy(update={"parallelism": parallelism})  # until the schema has the key
+    tokenizer_dir = out / "tokenizer"
+    tokenizer_dir.mkdir(parents=True, exist_ok=True)
+    (tokenizer_dir / "tokenizer.json").write_text("{}")
+    model = build_model(arch, size, SPECIALS, seq_len=SEQ_LEN, seed=0)
+    return train_cell(
+        model,
+        plan,
+        batches,
+        val,
+        optimizer=OptimizerConfig(lr=1e-2, warmup_steps=2),
+        resources=resources,
+        fingerprint=fingerprint,
+        seed=0,
+        outputs=outputs(out),
+        tokenizer_dir=tokenizer_dir,
+        card={"arch": arch},
+        batch_keys=(("pretrain.batch_tokens", BATCH_TOKENS), ("pretrain.seq_len", SEQ_LEN)),
+    )
+
+
+def _announce_progress() -> None:
+    step, save = loop.Trainer.step, cell_module.save_model
+
+    def announced_step(self, batch):
+        result = step(self, batch)
+        print(f"step {self.scheduler.last_epoch}", flush=True)
+        return result
+
+    def announced_save(*args, **kwargs):
+        print("publishing", flush=True)
+        return save(*args, **kwargs)
+
+    loop.Trainer.step = announced_step  # type: ignore[method-assign]
+    cell_module.save_model = announced_save  # type: ignore[assignment]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--steps", type=int, default=12)
+    parser.add_argument("--fingerprint", default="fp")
+    parser.add_argument("--cell", action="append", default=[], help="NAME=PARALLELISM/ARCH/OBJECTIVE")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+    _announce_progress()
+    if not args.cell:
+        run(args.out, steps=args.steps, fingerprint=args.fingerprint)
+    for spec in args.cell:
+        name, rest = spec.split("=")
+        parallelism, arch, objective = rest.split("/")
+        run(
+            args.out / name,
+            steps=args.steps,
+            fingerprint=args.fingerprint,
+            arch=arch,
+            objective=objective,
+            parallelism=parallelism,
+        )
+
+
+if __name__ == "__main__":
+    main()
