@@ -16,11 +16,13 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
+from pretrainlab.config.replicates import replicate_name
 from pretrainlab.errors import UserInputError
 
 STAGES = ("corpus", "tokenize", "pretrain", "adapt", "finetune", "evaluate", "report")
 TRAINING_STAGES = ("pretrain", "adapt", "finetune")  # run on resources.nproc_per_node processes
 CELL_STAGES = ("pretrain", "adapt", "finetune", "evaluate")
+REPLICATE_STAGES = ("pretrain", "evaluate")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 flow_app = typer.Typer(no_args_is_help=True, help="Prefect entry points over the DVC pipeline.")
@@ -75,6 +77,9 @@ def stage(
         str | None, typer.Option("--cell", help="grid cell / model name (foreach stages)")
     ] = None,
     params: ParamsOption = Path("params.yaml"),
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="a replicate seed from study.seeds (pretrain, evaluate)")
+    ] = None,
     verbose: bool = False,
 ) -> None:
     """Run one stage (what dvc.yaml calls): validate the whole study, then do the work."""
@@ -93,6 +98,12 @@ def stage(
 
         study = load_params(params)
         _threads(study.resources.num_threads)
+        if seed is not None:
+            if name not in REPLICATE_STAGES or seed not in study.study.seeds:
+                raise UserInputError(
+                    f"--seed {seed}: only pretrain and evaluate take a seed listed in study.seeds"
+                )
+            cell = replicate_name(cell, seed)  # type: ignore[arg-type]
         if name in TRAINING_STAGES:
             from pretrainlab.training.launch import launch_training
 

@@ -48,11 +48,20 @@ def run(name: str, kind: str, params: Params, device: str) -> None:
 
 
 def main(study: Study, cell: str | None) -> None:
-    if cell not in study.evaluate.models:
+    from pretrainlab.config.replicates import split_replicate
+
+    kind = study.evaluate.models.get(str(cell))
+    if (
+        kind is None
+        and (replicate := split_replicate(str(cell))) is not None
+        and replicate[0] in study.pretrain.cells
+    ):
+        kind = "pretrain"  # a replicate of a pretrain cell under one of study.seeds
+    if kind is None:
         raise UserInputError(
             f"evaluate.models: no model named {cell!r} (listed: {', '.join(study.evaluate.models)})"
         )
     worlds = [s for s in study.corpus.sources if isinstance(s, SynthworldSource)]
     world = worlds[0] if worlds else SynthworldSource(kind="synthworld")
     params = Params(evaluate=study.evaluate, world=world, seq_len=study.pretrain.seq_len)
-    run(cell, study.evaluate.models[cell], params, study.resources.device)
+    run(str(cell), kind, params, study.resources.device)

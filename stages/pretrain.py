@@ -81,8 +81,12 @@ def run(name: str, params: Params, resources: ResourcesConfig) -> None:
 
 
 def main(study: Study, cell: str | None) -> None:
+    from pretrainlab.config.replicates import split_replicate
     from pretrainlab.errors import UserInputError
 
+    name, seed = cell, study.seed
+    if cell not in study.pretrain.cells and (replicate := split_replicate(str(cell))) is not None:
+        cell, seed = replicate  # a replicate of a cell under one of study.seeds
     if cell not in study.pretrain.cells:
         raise UserInputError(
             f"pretrain.cells: no cell named {cell!r} (defined: {', '.join(study.pretrain.cells)})"
@@ -90,7 +94,7 @@ def main(study: Study, cell: str | None) -> None:
     spec = study.pretrain.cells[cell]
     p = study.pretrain
     params = Params(
-        seed=study.seed,
+        seed=seed,
         seq_len=p.seq_len,
         batch_tokens=p.batch_tokens,
         eval_tokens=p.eval_tokens,
@@ -98,4 +102,4 @@ def main(study: Study, cell: str | None) -> None:
         cell=spec,
         size=study.models[spec.model],
     )
-    run(cell, params, study.resources)
+    run(str(name), params, study.resources)

@@ -14,6 +14,8 @@ class Params(Strict):
     pretrain_cells: dict[str, PretrainCell]
     adapt_cells: dict[str, AdaptCell]
     finetune_cells: dict[str, FinetuneCell]
+    seeds: list[int]  # replicate seeds (study.seeds)
+    seed: int
 
 
 def run(params: Params) -> None:
@@ -29,6 +31,8 @@ def run(params: Params) -> None:
         pretrain_cells=dump(params.pretrain_cells),
         adapt_cells=dump(params.adapt_cells),
         finetune_cells=dump(params.finetune_cells),
+        seeds=params.seeds,
+        primary_seed=params.seed,
     )
 
 
@@ -40,5 +44,7 @@ def main(study: Study, cell: str | None = None) -> None:
             pretrain_cells=study.pretrain.cells,
             adapt_cells=study.adapt,
             finetune_cells=study.finetune,
+            seeds=study.study.seeds,
+            seed=study.seed,
         )
     )

@@ -61,6 +61,18 @@ def _evaluated_models(params: Params) -> list[str]:
     return errors
 
 
+def _replicates(params: Params) -> list[str]:
+    from pretrainlab.config.replicates import replicate_name
+
+    if params.seed in params.study.seeds:
+        return [f"study.seeds: {params.seed} is the study's own seed (the cells already run under it)"]
+    names = {*params.pretrain.cells, *params.adapt, *params.finetune}
+    clashes = [replicate_name(c, s) for c in params.pretrain.cells for s in params.study.seeds]
+    return [
+        f"study.seeds: replicate {n!r} has the name of a model already defined" for n in clashes if n in names
+    ]
+
+
 def _tokenizer(params: Params, base_dir: Path) -> list[str]:
     from pretrainlab.tokenization.specials import reserved_tokens
 
@@ -101,6 +113,7 @@ def cross_field_errors(params: Params, base_dir: Path = Path(".")) -> list[str]:
         + _objective_options(params)
         + _evaluated_models(params)
         + lineage_errors(params)
+        + _replicates(params)
         + _tokenizer(params, base_dir)
         + _cells(params, base_dir)
     )

@@ -306,6 +306,18 @@ class ReportConfig(Strict):
     title: str = "pretrainlab study"
 
 
+class StudyConfig(Strict):
+    """``seeds``: replicate every pretrain cell under each of these seeds (the cell itself uses ``seed``)."""
+
+    seeds: list[int] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique(self) -> StudyConfig:
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError("seeds must be unique")
+        return self
+
+
 # ---------------------------------------------------------------------------- operational (no cache)
 class ResourcesConfig(Strict):
     """Where and how fast to run; never part of a stage's cache key."""
@@ -330,6 +342,7 @@ class Params(Strict):
     operational sections may be left out."""
 
     seed: int
+    study: StudyConfig
     corpus: CorpusConfig
     tokenizer: TokenizerConfig
     models: Annotated[dict[Name, ModelSize], Field(min_length=1)]

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +41,7 @@ from pretrainlab.report.findings import findings
 from pretrainlab.report.markdown import above_random, accuracy_cell, markdown_table
 from pretrainlab.report.model_labels import ARCH_SHORT, OBJECTIVE_SHORT, study_models
 from pretrainlab.report.orderings import orderings
+from pretrainlab.report.replicates import seeds_section
 from pretrainlab.report.table8 import table8_markdown, table8_rows
 
 
@@ -264,6 +265,8 @@ def build_report(
     pretrain_cells: Mapping[str, Mapping],
     adapt_cells: Mapping[str, Mapping] | None = None,
     finetune_cells: Mapping[str, Mapping] | None = None,
+    seeds: Sequence[int] = (),
+    primary_seed: int = 0,
 ) -> Path:
     """Write ``out_dir/study.md`` (+ its PNG figures) from the study's metrics; returns the md path.
 
@@ -326,6 +329,7 @@ def build_report(
         lines += _main_table(models, evaluated, training, held_out) + [""]
     else:
         lines += ["No models were evaluated (`evaluate.models` is empty).", ""]
+    lines += seeds_section(metrics_root, pretrain_cells, seeds, primary_seed)
     lines += ["## Pretraining", "", *_pretrain_table(pretrain_cells, pretrain), ""]
     lines += ["![Pretraining loss curves](loss_curves.png)", ""]
     if evaluated:

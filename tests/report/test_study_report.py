@@ -288,7 +288,13 @@ def test_report_stage_passes_adapt_and_finetune_cells_with_their_from_key(monkey
     finetune = {"y": FinetuneCell.model_validate({"from": "adapt/x", "budget": {"tokens": 1e4}})}
     report.run(
         report.Params(
-            report=ReportConfig(), models={}, pretrain_cells={}, adapt_cells=adapt, finetune_cells=finetune
+            report=ReportConfig(),
+            models={},
+            pretrain_cells={},
+            adapt_cells=adapt,
+            finetune_cells=finetune,
+            seeds=[],
+            seed=0,
         )
     )
     assert seen["adapt_cells"]["x"]["from"] == "pretrain/cd-flm"
