@@ -65,7 +65,7 @@ def arch_change_error(source_arch: str, target_arch: str) -> str | None:
         return None
     if source_arch in DECODER_FAMILY and target_arch in (*DECODER_FAMILY, "encoder_decoder"):
         return None
-    return f"cannot adapt a {source_arch} into a {target_arch} (an encoder-decoder stays one)"
+    return f"cannot adapt an {source_arch} model into {target_arch} (an encoder-decoder stays one)"
 
 
 def lineage_errors(params: Params) -> list[str]:
