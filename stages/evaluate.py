@@ -3,11 +3,15 @@ classification on every synthworld task -> ``metrics/evaluate/<model>.json``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pretrainlab import paths
 from pretrainlab.atomic import write_json
 from pretrainlab.config.schema import EvaluateConfig, Strict, SynthworldSource
 from pretrainlab.config.schema import Params as Study
 from pretrainlab.errors import UserInputError
+from pretrainlab.evaluation.lm_eval_bridge import BACKENDS as LM_EVAL_ARCHS
+from pretrainlab.evaluation.lm_eval_bridge import check_lm_eval, run_lm_eval
 from pretrainlab.evaluation.suite import evaluate_model
 from pretrainlab.tokenization.load import load_tokenizer
 from pretrainlab.training.cell import read_card
@@ -25,6 +29,10 @@ def run(name: str, kind: str, params: Params, device: str) -> None:
     if not (model_dir / "config.json").is_file():
         raise UserInputError(f"{model_dir}: model not found (run `dvc repro {kind}@{name}` first)")
     card = read_card(model_dir)
+    lm_eval = params.evaluate.lm_eval
+    use_lm_eval = lm_eval is not None and card["arch"] in LM_EVAL_ARCHS  # a BERT-style encoder is skipped
+    if use_lm_eval:  # bad lm-eval input: exit 2 before minutes of evaluation and before any write
+        check_lm_eval(lm_eval.tasks, _path(lm_eval.include_path), arch=card["arch"])
     tokenizer, specials = load_tokenizer(model_dir)
     world = {
         "entities": params.world.entities,
@@ -44,7 +52,20 @@ def run(name: str, kind: str, params: Params, device: str) -> None:
         seq_len=params.seq_len,
         device=resolve_runtime(device, "fp32").device,
     )
+    if use_lm_eval:
+        metrics["lm_eval"] = run_lm_eval(
+            model_dir,
+            arch=card["arch"],
+            tasks=list(lm_eval.tasks),
+            include_path=_path(lm_eval.include_path),
+            limit=lm_eval.limit,
+            device=resolve_runtime(device, "fp32").device,
+        )
     write_json(paths.metrics_file("evaluate", name), {"model": name, "kind": kind, **metrics})
+
+
+def _path(value: str | None) -> Path | None:
+    return None if value is None else Path(value)
 
 
 def main(study: Study, cell: str | None) -> None:

@@ -293,6 +293,14 @@ class FinetuneCell(Strict):
 
 
 # ------------------------------------------------------------------------------------- evaluation
+class LmEvalConfig(Strict):
+    """lm-evaluation-harness tasks run on every evaluated model that supports them (extra ``[eval]``)."""
+
+    tasks: Annotated[list[str], Field(min_length=1)]  # lm-eval task/group/tag names
+    include_path: str | None = None  # folder of local task YAMLs (relative to the repo root)
+    limit: PositiveInt | None = None  # items per task; smoke/testing only
+
+
 class EvaluateConfig(Strict):
     models: dict[Name, Literal["pretrain", "adapt", "finetune"]]
     tasks: list[str] | Literal["all"]
@@ -300,6 +308,7 @@ class EvaluateConfig(Strict):
     bootstrap_samples: Annotated[int, Field(ge=100, le=100000)]
     val_tokens: PositiveInt
     seed: int
+    lm_eval: LmEvalConfig | None  # null: off; a required key because dvc.yaml lists it
 
 
 class ReportConfig(Strict):

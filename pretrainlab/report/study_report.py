@@ -341,7 +341,35 @@ def build_report(
         ]
         lines += ["## Tasks", "", "Held-out tasks first; accuracy by summed log-likelihood.", ""]
         lines += _task_table(evaluated) + [""]
+        lines += _lm_eval_section(evaluated)
     path = out_dir / "study.md"
     with atomic_file(path) as handle:
         handle.write("\n".join(lines))
     return path
+
+
+def _lm_eval_section(evaluated: Mapping[str, dict]) -> list[str]:
+    """lm-evaluation-harness accuracies (``acc`` ± stderr), for the models that ran it."""
+    ran = {name: m["lm_eval"] for name, m in evaluated.items() if m.get("lm_eval")}
+    if not ran:
+        return []
+    tasks = sorted({task for results in ran.values() for task in results})
+    lines = [
+        "## lm-evaluation-harness",
+        "",
+        "`acc` (± stderr) in %. lm-eval scores every model in the plain prompt -> choice format (no sentinel "
+        "or mode token), unlike the synthworld tables above for non-adapted span-corruption and UL2 models.",
+        "",
+        "| Model | " + " | ".join(tasks) + " |",
+        "|---|" + "---|" * len(tasks),
+    ]
+    for name, results in ran.items():
+        cells = []
+        for task in tasks:
+            entry = results.get(task) or {}
+            acc, err = entry.get("acc"), entry.get("acc_stderr")
+            cells.append(
+                "—" if acc is None else f"{100 * acc:.1f}" + ("" if err is None else f" ± {100 * err:.1f}")
+            )
+        lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
+    return [*lines, ""]

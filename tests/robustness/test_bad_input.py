@@ -307,3 +307,16 @@ def test_bad_checkpoint_exits_2(kind, saved_model, tmp_path, monkeypatch):
     assert result.exit_code == 2, f"{result.output}\n{result.exception!r}"
     assert "data/models/pretrain/cd-flm" in result.output
     assert tree_snapshot(project) == before
+
+
+def test_unknown_lm_eval_task_exits_2(saved_model, tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    shutil.copytree(saved_model, project)
+    params = smoke_params(lambda p: p["evaluate"].update(lm_eval={"tasks": ["no_such_task_xyz"]}))
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.chdir(project)
+    before = tree_snapshot(project)
+    result = CliRunner().invoke(app, ["stage", "evaluate", "--cell", "cd-flm"])
+    assert result.exit_code == 2, f"{result.output}\n{result.exception!r}"
+    assert "no_such_task_xyz" in result.output
+    assert tree_snapshot(project) == before

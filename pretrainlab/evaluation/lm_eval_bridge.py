@@ -1,0 +1,253 @@
+"""lm-evaluation-harness bridge: score a saved model on lm-eval tasks (the optional ``[eval]`` extra).
+
+One backend per architecture, each scoring ``log p(continuation | context)`` the way the model was
+trained to read a prompt:
+
+* ``causal_decoder`` — lm-eval's HF causal backend (``HFLM(backend="causal")``).
+* ``encoder_decoder`` — lm-eval's HF seq2seq backend (``HFLM(backend="seq2seq")``): context in the
+  encoder, continuation in the decoder.
+* ``noncausal_decoder`` — the registered ``pretrainlab-noncausal`` LM
+  (:mod:`pretrainlab.evaluation.lm_eval_noncausal`): context as the bidirectional prefix.
+
+Choices made here (each changes the numbers, so each is written down):
+
+* **Loading.** Model and tokenizer are loaded by our checked loaders
+  (:func:`~pretrainlab.models.load.load_pretrained`, :func:`~pretrainlab.tokenization.load.load_tokenizer`:
+  float32, stock classes, never remote code) and handed to HFLM as objects.
+* **No BOS** (``add_bos_token=False``), as in our rank classification: pretraining documents carry
+  none. An empty context is replaced by lm-eval's prefix token (``<s>``).
+* **Context length** is the model's ``max_position_embeddings`` (the ``seq_len`` it was trained at);
+  longer requests are cut from the left (ND: as our rank classification cuts them).
+* **Tokenisation** is lm-eval's (``TemplateLM._encode_pair``): trailing spaces of the context move to
+  the continuation; CD and ND (the causal backend) encode ``context + continuation`` and split at the
+  length of the encoded context; ED (seq2seq) encodes the two separately. With a byte-level BPE and
+  a continuation that starts with a space (lm-eval's default ``target_delimiter``) the split falls on
+  a pre-token boundary, so the ids equal our separate tokenisation of prompt and choice.
+* **Metrics.** lm-eval's own: ``acc`` is argmax of the summed log-likelihood (our ``accuracy``);
+  lm-eval's ``acc_norm`` divides by the choice's *characters* (ours by tokens or bytes).
+  Zero-shot unless a task's YAML sets ``num_fewshot``; fixed seeds (lm-eval's defaults).
+* **Tasks** by name (built-in or under ``include_path``), resolved before any model is loaded.
+  Local task YAMLs read local files with ``dataset_path: json`` and ``dataset_kwargs.data_files``;
+  relative ``data_files`` are relative to the working directory (the repository root under DVC),
+  as in lm-eval itself.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import importlib
+import logging
+import math
+import random
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import torch
+
+from pretrainlab.errors import UserInputError
+from pretrainlab.models.load import load_pretrained
+from pretrainlab.tokenization.load import load_tokenizer
+
+log = logging.getLogger(__name__)
+
+INSTALL_HINT = "pip install 'pretrainlab[eval]'"
+BACKENDS = {"causal_decoder": "causal", "encoder_decoder": "seq2seq", "noncausal_decoder": "noncausal"}
+KEY = "evaluate.lm_eval"  # the params key path errors name
+DEFAULT_RANDOM_SEED, DEFAULT_OTHER_SEED = 0, 1234  # lm_eval.defaults (simple_evaluate's seeds)
+
+
+def require_lm_eval() -> ModuleType:
+    """The ``lm_eval`` package, or a :class:`UserInputError` with the install hint."""
+    try:
+        return importlib.import_module("lm_eval")
+    except ImportError as error:
+        raise UserInputError(
+            f"{KEY}: lm-evaluation-harness is not installed; install the extra: {INSTALL_HINT}"
+        ) from error
+
+
+def _check_arch(arch: str, where: object) -> None:
+    if arch not in BACKENDS:
+        raise UserInputError(
+            f"{where}: the lm-eval bridge scores {', '.join(BACKENDS)}, not {arch!r} "
+            "(a BERT-style encoder cannot continue a prompt)"
+        )
+
+
+@functools.lru_cache(maxsize=4)
+def _index(include_path: str | None, include_defaults: bool):
+    from lm_eval.tasks import TaskManager
+
+    return TaskManager(include_path=include_path, include_defaults=include_defaults)
+
+
+def task_manager(tasks: Sequence[str], include_path: Path | None):
+    """An lm-eval ``TaskManager`` that knows every name in ``tasks``, else a UserInputError naming them.
+
+    Indexing lm-eval's thousands of built-in task YAMLs takes seconds, so when ``include_path`` holds
+    every requested task the built-ins are not indexed at all; an index is built once per process.
+    """
+    require_lm_eval()
+    if not tasks:
+        raise UserInputError(f"{KEY}.tasks: no task given")
+    folder = None
+    if include_path is not None:
+        if not Path(include_path).is_dir():
+            raise UserInputError(f"{KEY}.include_path: {include_path} is not a directory")
+        folder = str(Path(include_path).resolve())
+        local = _index(folder, False)
+        if all(name in local.all_tasks for name in tasks):
+            return local
+    manager = _index(folder, True)
+    unknown = [name for name in tasks if name not in manager.all_tasks]
+    if unknown:
+        hints = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, manager.all_tasks, n=5, cutoff=0.6)
+            hints.append(f"{name!r}" + (f" (did you mean {', '.join(close)}?)" if close else ""))
+        where = f" or under {include_path}" if include_path else ""
+        raise UserInputError(
+            f"{KEY}.tasks: unknown lm-eval task(s) {'; '.join(hints)}: not a task, group or tag of "
+            f"lm-eval{where} (list them with `lm-eval ls tasks`)"
+        )
+    return manager
+
+
+def check_lm_eval(tasks: Sequence[str], include_path: Path | None, *, arch: str) -> None:
+    """Fail fast, before any evaluation: lm-eval installed, ``arch`` supported, every task known."""
+    require_lm_eval()
+    _check_arch(arch, KEY)
+    task_manager(list(dict.fromkeys(tasks)), include_path)
+
+
+def load_tasks(tasks: Sequence[str], include_path: Path | None, *, arch: str | None = None) -> dict:
+    """lm-eval's ``TaskDict`` for ``tasks``, datasets loaded, zero-shot unless a YAML sets
+    ``num_fewshot``; every failure is a UserInputError. ``arch="noncausal_decoder"`` refuses
+    generative tasks (the ND LM scores log-likelihoods only)."""
+    names = list(dict.fromkeys(tasks))
+    manager = task_manager(names, include_path)
+    try:
+        loaded = manager.load(names)
+    except Exception as error:  # datasets raises many types: missing file, offline, bad config
+        raise UserInputError(
+            f"{KEY}.tasks: cannot load lm-eval task(s) {', '.join(names)} ({type(error).__name__}: "
+            f"{error}); a hub dataset must already be in the local HF cache when offline"
+        ) from error
+    if arch is not None and BACKENDS.get(arch) == "noncausal":
+        generative = sorted(n for n, t in loaded["tasks"].items() if t.OUTPUT_TYPE == "generate_until")
+        if generative:
+            raise UserInputError(
+                f"{KEY}.tasks: {', '.join(generative)} generate text; the noncausal_decoder bridge "
+                "scores log-likelihoods only (multiple_choice, loglikelihood, loglikelihood_rolling)"
+            )
+    for task in loaded["tasks"].values():  # as simple_evaluate does
+        if task.get_config("num_fewshot") is None:
+            task.set_config(key="num_fewshot", value=0)
+        task.set_fewshot_seed(seed=DEFAULT_OTHER_SEED)
+    return loaded
+
+
+def _max_length(config) -> int | None:
+    for cfg in (config, getattr(config, "decoder", None)):
+        if cfg is not None and getattr(cfg, "max_position_embeddings", None):
+            return int(cfg.max_position_embeddings)
+    return None
+
+
+def load_for_lm_eval(model_dir: Path, arch: str, *, device: str | torch.device = "cpu"):
+    """``(model, tokenizer, specials)`` from ``model_dir`` through our checked loaders, model on ``device``."""
+    tokenizer, specials = load_tokenizer(model_dir)
+    model = load_pretrained(Path(model_dir), arch, specials.vocab_size).to(device).eval()
+    return model, tokenizer, specials
+
+
+def hflm_options(model, tokenizer) -> dict[str, Any]:
+    """HFLM keyword arguments every backend shares (see the module docstring)."""
+    return dict(
+        tokenizer=tokenizer,
+        add_bos_token=False,
+        max_length=_max_length(model.config),
+        trust_remote_code=False,
+    )
+
+
+def build_lm(model_dir: Path, *, arch: str, batch_size: int = 16, device: str | torch.device = "cpu"):
+    """The lm-eval ``LM`` for the saved model in ``model_dir`` (see the module docstring)."""
+    require_lm_eval()
+    _check_arch(arch, model_dir)
+    model, tokenizer, specials = load_for_lm_eval(Path(model_dir), arch, device=device)
+    options = dict(hflm_options(model, tokenizer), batch_size=batch_size)
+    if BACKENDS[arch] == "noncausal":
+        from pretrainlab.evaluation.lm_eval_noncausal import NonCausalDecoderLM
+
+        return NonCausalDecoderLM(model, specials=specials, **options)
+    from lm_eval.models.huggingface import HFLM
+
+    return HFLM(pretrained=model, backend=BACKENDS[arch], **options)
+
+
+def evaluate_tasks(lm, loaded: dict, *, limit: int | None = None, log_samples: bool = False) -> dict:
+    """lm-eval's raw results for the loaded tasks (``results``, ``n-samples``, ``samples`` if logged).
+
+    Seeds the global RNGs as ``simple_evaluate`` does. Mean metrics (``acc``) get lm-eval's closed-form
+    stderr; others a 1000-resample bootstrap (lm-eval's default of 100000 is slow and rarely needed).
+    """
+    from lm_eval.evaluator import evaluate
+    from lm_eval.utils import set_torch_seed
+
+    # simple_evaluate's seeds, so numbers match a stock `lm-eval run` of the same tasks
+    random.seed(DEFAULT_RANDOM_SEED)
+    np.random.seed(DEFAULT_OTHER_SEED)
+    set_torch_seed(DEFAULT_OTHER_SEED)
+    results = evaluate(lm=lm, task_dict=loaded, limit=limit, log_samples=log_samples, bootstrap_iters=1000)
+    assert results is not None  # None only on non-zero ranks of a distributed run
+    return dict(results)
+
+
+def summarise(results: Mapping[str, Any]) -> dict[str, dict[str, float | int | None]]:
+    """``{task: {metric: value}}`` from lm-eval's results: ``acc``, ``acc_stderr``, ``acc_norm``, ...,
+    and ``n`` (items scored). Metrics under a filter other than ``none`` keep it (``exact_match,strict``);
+    a stderr lm-eval could not compute is ``None``."""
+    summary: dict[str, dict[str, float | int | None]] = {}
+    samples = results.get("n-samples", {})
+    for task, entry in sorted(results["results"].items()):
+        metrics: dict[str, float | int | None] = {}
+        for key, value in entry.items():
+            if key == "alias" or "," not in key:
+                continue
+            metric, _, filter_name = key.partition(",")
+            name = metric if filter_name == "none" else key
+            number = isinstance(value, (int, float)) and math.isfinite(value)
+            metrics[name] = float(value) if number else None  # "N/A" or NaN stderr: null in JSON
+        if task in samples:
+            metrics["n"] = int(samples[task]["effective"])
+        summary[task] = metrics
+    return summary
+
+
+def run_lm_eval(
+    model_dir: Path,
+    *,
+    arch: str,
+    tasks: Sequence[str],
+    include_path: Path | None = None,
+    limit: int | None = None,
+    batch_size: int = 16,
+    device: str | torch.device = "cpu",
+) -> dict[str, dict[str, float | int | None]]:
+    """Run lm-eval ``tasks`` on the saved model; ``{task: {metric: value}}`` (see :func:`summarise`).
+
+    Tasks are resolved and their data loaded before the model: a bad name, path or dataset raises
+    :class:`UserInputError` before anything is computed. ``batch_size`` and ``device`` are operational.
+    """
+    check_lm_eval(tasks, include_path, arch=arch)
+    loaded = load_tasks(tasks, include_path, arch=arch)
+    lm = build_lm(Path(model_dir), arch=arch, batch_size=batch_size, device=device)
+    summary = summarise(evaluate_tasks(lm, loaded, limit=limit))
+    for task, metrics in summary.items():
+        log.info("%s: lm-eval %s %s", Path(model_dir).name, task, metrics)
+    return summary

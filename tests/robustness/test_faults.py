@@ -1,0 +1,358 @@
+"""Faults: ``kill -9`` of ``dvc repro`` in the middle of corpus, tokenize, pretrain, finetune and
+evaluate, then ``dvc repro`` again; and a full disk while a stage publishes its outputs.
+
+After every kill, nothing half-written looks finished: each artifact on disk is either absent or
+complete and consistent, and DVC still sees the killed stage as stale. The next ``dvc repro``
+finishes it (DVC drops the dead process's entries from ``.dvc/tmp/rwlock`` by itself; a killed
+training cell resumes from its last checkpoint). A full disk ends in one line naming the file, exit
+code 1, no temporaries, and the previous version of every output intact.
+
+One small study (one cell, one finetune, two tasks) in a throwaway DVC project serves every test;
+the kill tests run in file order but each also works alone.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import textwrap
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from pretrainlab import atomic
+from pretrainlab.cli import app
+from pretrainlab.training.cell import CURVE_FIELDS
+from tests.conftest import SMOKE
+from tests.e2e.test_smoke_study import _env, make_project, run, stale_stages
+
+pytestmark = pytest.mark.slow
+
+CELL, FINETUNE = "cd-flm", "cd-flm-mtf"
+KILL_BEFORE = "PRETRAINLAB_TEST_KILL_BEFORE_PUBLISHING"  # read by the injected sitecustomize below
+DVC_DROPPED_DEAD_LOCK = "had been killed. Auto removed it from the lock file"
+
+# Loaded by every Python process of the killed `dvc repro` (through PYTHONPATH): the moment a stage
+# renames its finished temporary onto the named output, SIGKILL the whole process group (dvc, the
+# stage and its workers), exactly as `kill -9 -<pgid>` would, but at a deterministic instant.
+SITECUSTOMIZE = f"""
+import os, signal
+
+_target = os.environ.get({KILL_BEFORE!r})
+if _target and os.getpgrp() == os.getsid(0):  # only inside the session the test started
+    _replace = os.replace
+
+    def _replace_or_die(src, dst, *args, **kwargs):
+        if os.path.realpath(dst) == _target:
+            os.killpg(os.getpgrp(), signal.SIGKILL)
+        return _replace(src, dst, *args, **kwargs)
+
+    os.replace = _replace_or_die
+"""
+
+
+def fault_params() -> str:
+    """The smoke preset cut to one pretrain cell, one finetune and two evaluated tasks."""
+    p = yaml.safe_load(SMOKE.read_text())
+    p["corpus"]["sources"] = [{"kind": "synthworld", "documents": 300, "entities": 40, "seed": 0}]
+    p["pretrain"]["cells"] = {
+        CELL: {"arch": "causal_decoder", "objective": "full_lm", "model": "nano", "budget": {"tokens": 1.0e4}}
+    }
+    p["adapt"] = {}
+    p["finetune"] = {
+        FINETUNE: {
+            "from": f"pretrain/{CELL}",
+            "budget": {"tokens": 8.0e3},
+            "examples_per_task": 20,
+            "cap": 10,
+        }
+    }
+    p["evaluate"].update(
+        models={CELL: "pretrain", FINETUNE: "finetune"},  # the report compares the two
+        tasks=["nli.fact", "sentiment.review"],  # one held-out, one held-in cluster
+        items_per_task=10,
+        bootstrap_samples=100,
+        val_tokens=512,
+    )
+    p["resources"]["checkpoint_interval"] = 4
+    return yaml.safe_dump(p, sort_keys=False)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    root = make_project(tmp_path_factory.mktemp("faults"), fault_params())
+    hooks = root.parent / f"{root.name}-hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(textwrap.dedent(SITECUSTOMIZE))
+    return root
+
+
+# ---------------------------------------------------------------------------------- what "valid" means
+def _outputs(root: Path, pattern: str) -> list[Path]:
+    return sorted(p for p in root.glob(pattern) if not p.name.startswith(atomic._TMP_PREFIX))
+
+
+def check_artifacts(root: Path, *, stock_load: bool = False) -> None:
+    """Every artifact present is complete and consistent; a half-written one must not exist at all."""
+    import numpy as np
+    import pyarrow.parquet as pq
+    from safetensors import safe_open
+
+    corpus = root / "data" / "corpus"
+    if corpus.exists():  # stats.json is written last, inside the same atomic directory
+        stats = json.loads((corpus / "stats.json").read_text())
+        for split, expected in stats["splits"].items():
+            shards = sorted((corpus / split).glob("*.parquet"))
+            assert len(shards) == expected["shards"], (split, shards)
+            assert sum(pq.ParquetFile(s).metadata.num_rows for s in shards) == expected["documents"]
+
+    tokenizer = root / "data" / "tokenizer"
+    if tokenizer.exists():
+        from transformers import AutoTokenizer
+
+        assert AutoTokenizer.from_pretrained(tokenizer)("a test").input_ids
+
+    tokens = root / "data" / "tokens"
+    if tokens.exists():
+        meta = json.loads((tokens / "meta.json").read_text())
+        itemsize = np.dtype(meta["dtype"]).itemsize
+        for split, count in meta["tokens"].items():
+            assert (tokens / f"{split}.bin").stat().st_size == count * itemsize, split
+            starts = np.load(tokens / f"{split}.idx.npy", allow_pickle=False)
+            assert len(starts) == meta["documents"][split], split
+
+    for model_dir in _outputs(root, "data/models/*/*"):
+        config = json.loads((model_dir / "config.json").read_text())
+        card = json.loads((model_dir / "pretrainlab.json").read_text())
+        with safe_open(model_dir / "model.safetensors", "pt") as weights:
+            assert len(list(weights.keys())) > 0, model_dir
+        if stock_load:
+            from transformers import AutoConfig, AutoModelForCausalLM
+
+            model = AutoModelForCausalLM.from_pretrained(model_dir)
+            assert AutoConfig.from_pretrained(model_dir).vocab_size == config["vocab_size"]
+            assert all(p.isfinite().all() for p in model.parameters()), model_dir
+        assert card["arch"] == "causal_decoder"
+
+    for metrics in _outputs(root, "metrics/*/*.json"):
+        payload = json.loads(metrics.read_text())
+        assert payload, metrics
+        if metrics.parent.name in ("pretrain", "finetune"):  # written last: the model and curve are out
+            assert (root / "data" / "models" / metrics.parent.name / metrics.stem / "config.json").is_file()
+            assert (root / "plots" / metrics.parent.name / f"{metrics.stem}.csv").is_file()
+    for curve in _outputs(root, "plots/*/*.csv"):
+        header, *rows = curve.read_text().splitlines()
+        assert header.split(",") == list(CURVE_FIELDS) and rows, curve
+    report = root / "reports" / "study.md"
+    if report.exists():
+        assert "|" in report.read_text()
+
+
+def leftovers(root: Path) -> list[str]:
+    """Temporaries of interrupted writes next to the outputs (checkpoints keep their own)."""
+    found = []
+    for folder in ("data", "metrics", "plots", "reports"):
+        found += [str(p.relative_to(root)) for p in (root / folder).rglob(f"{atomic._TMP_PREFIX}*")]
+    return sorted(p for p in found if not p.startswith("data/checkpoints"))
+
+
+def dead_writers(root: Path) -> set[int]:
+    """Pids holding write locks in DVC's ``.dvc/tmp/rwlock`` that no longer run (what a kill leaves
+    behind on the killed stage's outputs; its stale read locks block nothing and stay until a writer
+    of those paths comes)."""
+    path = root / ".dvc" / "tmp" / "rwlock"
+    if not path.exists() or not path.read_text().strip():
+        return set()
+    writers = json.loads(path.read_text()).get("write", {}).values()
+    return {info["pid"] for info in writers if not psutil.pid_exists(info["pid"])}
+
+
+# ---------------------------------------------------------------------------------- running dvc
+def repro(root: Path, *targets: str) -> str:
+    """``dvc repro`` to completion; after a kill DVC must clear the dead process's locks itself."""
+    dead = dead_writers(root)
+    result = run(["dvc", "repro", *targets], root)
+    output = result.stdout + result.stderr
+    if dead:
+        assert DVC_DROPPED_DEAD_LOCK in output, output[-3000:]
+    assert not dead_writers(root)
+    return output
+
+
+@dataclass(frozen=True)
+class Kill:
+    """Where to ``kill -9`` a running ``dvc repro``: when ``poll(project)`` turns true, or at the
+    instant the stage renames its finished temporary onto ``before_publishing``."""
+
+    stage: str
+    poll: Callable[[Path], bool] | None = None
+    before_publishing: str | None = None
+
+
+def _exists(pattern: str) -> Callable[[Path], bool]:
+    return lambda root: any(root.glob(pattern))
+
+
+KILLS = {
+    # mid-build: the corpus is being written into data/.tmp-corpus.<pid>/
+    "corpus": Kill("corpus", poll=_exists("data/.tmp-corpus.*")),
+    # data/tokenizer is out, data/tokens is fully written but not yet renamed into place
+    "tokenize": Kill("tokenize", before_publishing="data/tokens"),
+    # mid-training, once a checkpoint exists (the rerun must resume from it)
+    "pretrain": Kill(f"pretrain@{CELL}", poll=_exists(f"data/checkpoints/pretrain/{CELL}/step-*")),
+    # while publishing: the model and loss curve are out, the metrics (the finished-marker) not yet
+    "finetune": Kill(f"finetune@{FINETUNE}", before_publishing=f"metrics/finetune/{FINETUNE}.json"),
+    # the metrics JSON is fully written to its temporary, not yet renamed
+    "evaluate": Kill(f"evaluate@{FINETUNE}", before_publishing=f"metrics/evaluate/{FINETUNE}.json"),
+}
+
+
+def repro_killed(root: Path, kill: Kill, timeout: float = 240) -> str:
+    """Start ``dvc repro`` in its own session and SIGKILL the whole process group at ``kill``."""
+    env = _env()
+    if kill.before_publishing:
+        hooks = root.parent / f"{root.name}-hooks"
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(hooks), env.get("PYTHONPATH")]))
+        env[KILL_BEFORE] = os.path.realpath(root / kill.before_publishing)
+    dead = dead_writers(root)
+    process = subprocess.Popen(
+        ["dvc", "repro"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + timeout
+    while process.poll() is None:
+        if (kill.poll and kill.poll(root)) or time.monotonic() > deadline:
+            os.killpg(process.pid, signal.SIGKILL)
+            break
+        time.sleep(0.01)
+    process.wait(timeout=60)
+    reader.join(timeout=60)
+    output = "".join(lines)
+    assert time.monotonic() <= deadline, f"no kill point reached in {timeout}s:\n{output[-3000:]}"
+    assert process.returncode == -signal.SIGKILL, f"exit {process.returncode}:\n{output[-3000:]}"
+    assert f"Running stage '{kill.stage}'" in output, output[-3000:]
+    if dead:
+        assert DVC_DROPPED_DEAD_LOCK in output, output[-3000:]
+    return output
+
+
+# ---------------------------------------------------------------------------------- kill -9
+@pytest.mark.parametrize("name", list(KILLS))
+def test_sigkill_mid_stage_then_repro_completes_with_valid_artifacts(name, project):
+    kill = KILLS[name]
+    repro_killed(project, kill)
+
+    check_artifacts(project)  # nothing half-written looks finished
+    assert kill.stage in stale_stages(project), "DVC must not take the killed stage as done"
+    if name == "finetune":  # the cell's model was already out: the missing metrics mark it unfinished
+        assert (project / "data" / "models" / "finetune" / FINETUNE / "config.json").is_file()
+        assert not (project / "metrics" / "finetune" / f"{FINETUNE}.json").exists()
+    if name == "evaluate":  # the killed write left its temporary; the metrics file is simply absent
+        assert not (project / "metrics" / "evaluate" / f"{FINETUNE}.json").exists()
+        assert [p.rsplit(".", 1)[0] for p in leftovers(project)] == [f"metrics/evaluate/.tmp-{FINETUNE}.json"]
+
+    output = repro(project, kill.stage)
+    if name in ("pretrain", "finetune"):
+        assert "resuming from" in output, output[-3000:]
+    assert not leftovers(project), leftovers(project)  # the killed write's temporary included
+    check_artifacts(project)
+
+
+@pytest.fixture(scope="module")
+def finished(project) -> Path:
+    """The study run to the end (after the kill tests, that finishes what they left)."""
+    repro(project)
+    return project
+
+
+def test_repro_after_the_kills_leaves_a_clean_study_that_stock_transformers_loads(finished):
+    project = finished
+    assert stale_stages(project) == set()
+    assert not leftovers(project), leftovers(project)
+    assert not any((project / "data" / "checkpoints").rglob("step-*")), "checkpoints go once published"
+    check_artifacts(project, stock_load=True)
+    metrics = json.loads((project / "metrics" / "evaluate" / f"{FINETUNE}.json").read_text())
+    assert 0.0 <= metrics["held_out"]["accuracy"] <= 1.0
+
+
+# ---------------------------------------------------------------------------------- full disk
+class _FullDisk:
+    """A file that takes ``room`` bytes and then fails as a full disk does (ENOSPC from write())."""
+
+    def __init__(self, handle, room: int) -> None:
+        self._handle, self._room = handle, room
+
+    def write(self, data):
+        if len(data) > self._room:
+            self._handle.write(data[: self._room])
+            self._room = 0
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self._room -= len(data)
+        return self._handle.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self._handle, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._handle.close()
+
+
+def _full_disk_open(path, mode: str = "r") -> _FullDisk:
+    return _FullDisk(open(path, mode), room=64)  # noqa: SIM115 - closed by _FullDisk.__exit__
+
+
+def snapshot(root: Path, folders: tuple[str, ...]) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for folder in folders
+        for p in sorted((root / folder).rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.mark.parametrize(
+    ("argv", "outputs", "culprit"),
+    [
+        (["stage", "evaluate", "--cell", FINETUNE], ("metrics",), f"metrics/evaluate/{FINETUNE}.json"),
+        (["stage", "report"], ("reports",), "reports/"),
+        (["stage", "tokenize"], ("data/tokenizer", "data/tokens"), "data/tokens/meta.json"),
+    ],
+    ids=["evaluate", "report", "tokenize"],
+)
+def test_full_disk_gives_one_clean_error_and_keeps_the_previous_outputs(
+    argv, outputs, culprit, finished, monkeypatch
+):
+    project = finished
+    before = snapshot(project, outputs)
+    monkeypatch.setattr(atomic, "open", _full_disk_open, raising=False)
+    monkeypatch.chdir(project)
+    result = CliRunner().invoke(app, argv)
+
+    assert result.exit_code == 1, f"{result.output}\n{result.exception!r}"
+    assert "No space left on device" in result.output and culprit in result.output, result.output
+    assert "Traceback" not in result.output and result.output.count("error:") == 1, result.output
+    assert snapshot(project, outputs) == before
+    assert not leftovers(project), leftovers(project)
+    check_artifacts(project)
