@@ -27,7 +27,7 @@ from pretrainlab.tokenization.encode import encode_corpus
 from pretrainlab.tokenization.load import load_tokenizer
 from pretrainlab.tokenization.token_stream import TokenStream
 from pretrainlab.training.batches import ObjectiveBatches, fixed_batches
-from pretrainlab.training.cell import CellOutputs, read_card, train_cell
+from pretrainlab.training.cell import CellOutputs, source_model, train_cell
 from pretrainlab.training.checkpoint import Checkpointer
 from pretrainlab.training.data import WindowSampler
 from pretrainlab.training.device import resolve_runtime
@@ -53,6 +53,7 @@ def token_streams(params: Params, scratch: Path) -> tuple[TokenStream, TokenStre
     if params.cell.sources is None:
         return TokenStream.open(paths.TOKENS, "train"), TokenStream.open(paths.TOKENS, "val")
     corpus = params.corpus.model_copy(update={"sources": params.cell.sources})
+    scratch = scratch / fingerprint(corpus, {"seed": params.seed})[:16]  # stale data never reused
     if not (scratch / "tokens" / "meta.json").is_file():
         build_corpus(corpus, params.seed, scratch / "corpus")
         encode_corpus(scratch / "corpus", paths.TOKENIZER, scratch / "tokens")
@@ -61,12 +62,7 @@ def token_streams(params: Params, scratch: Path) -> tuple[TokenStream, TokenStre
 
 def run(name: str, params: Params, resources: ResourcesConfig) -> None:
     cell = params.cell
-    source_dir = paths.MODELS / cell.from_
-    if not (source_dir / "config.json").is_file():
-        raise UserInputError(
-            f"{source_dir}: source model not found (run `dvc repro {cell.from_.replace('/', '@')}`)"
-        )
-    source = read_card(source_dir)
+    source_dir, source = source_model(cell.from_)
     _, specials = load_tokenizer(paths.TOKENIZER)
     checkpoints = paths.checkpoint_dir("adapt", name)
     train, val = token_streams(params, checkpoints / "data")
@@ -93,12 +89,7 @@ def run(name: str, params: Params, resources: ResourcesConfig) -> None:
     version = fingerprint(params.model_dump(mode="json", by_alias=True), train.meta)
     if cell.warmup_steps and Checkpointer(checkpoints, version).latest() is None:
         warm_up_cross_attention(model, plan, train_batch, val_batches, params, resources)
-    outputs = CellOutputs(
-        paths.model_dir("adapt", name),
-        checkpoints,
-        paths.metrics_file("adapt", name),
-        paths.plots_file("adapt", name),
-    )
+    outputs = CellOutputs.of("adapt", name)
     card = {
         "name": name,
         "kind": "adapt",

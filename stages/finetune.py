@@ -15,7 +15,7 @@ from pretrainlab.finetuning.mixture import build_mixture, mtf_examples
 from pretrainlab.finetuning.steps import finetune_batches, finetune_plan
 from pretrainlab.models.load import load_pretrained
 from pretrainlab.tokenization.load import load_tokenizer
-from pretrainlab.training.cell import CellOutputs, read_card, train_cell
+from pretrainlab.training.cell import CellOutputs, source_model, train_cell
 
 VAL_FRACTION = 0.05  # of the mixture, held back for the loss curve
 
@@ -49,12 +49,7 @@ def set_dropout(model: torch.nn.Module, p: float) -> None:
 
 def run(name: str, params: Params, resources: ResourcesConfig) -> None:
     cell = params.cell
-    source_dir = paths.MODELS / cell.from_
-    if not (source_dir / "config.json").is_file():
-        raise UserInputError(
-            f"{source_dir}: source model not found (run `dvc repro {cell.from_.replace('/', '@')}`)"
-        )
-    source = read_card(source_dir)
+    source_dir, source = source_model(cell.from_)
     arch = source["arch"]
     tokenizer, specials = load_tokenizer(source_dir)
     model = load_pretrained(source_dir, arch, specials.vocab_size)
@@ -87,12 +82,7 @@ def run(name: str, params: Params, resources: ResourcesConfig) -> None:
     )
     val_batches = [val(step) for step in range(max(1, len(val.rows.examples) // batch_size))]
     plan = finetune_plan(train_examples, batches, cell, params.size, batch_size=batch_size)
-    outputs = CellOutputs(
-        paths.model_dir("finetune", name),
-        paths.checkpoint_dir("finetune", name),
-        paths.metrics_file("finetune", name),
-        paths.plots_file("finetune", name),
-    )
+    outputs = CellOutputs.of("finetune", name)
     card = {
         "name": name,
         "kind": "finetune",

@@ -50,12 +50,7 @@ def run(name: str, params: Params, resources: ResourcesConfig) -> None:
         seed=params.seed,
         attn_implementation=attention_backend(device),
     )
-    outputs = CellOutputs(
-        paths.model_dir("pretrain", name),
-        paths.checkpoint_dir("pretrain", name),
-        paths.metrics_file("pretrain", name),
-        paths.plots_file("pretrain", name),
-    )
+    outputs = CellOutputs.of("pretrain", name)
     card = {
         "name": name,
         "kind": "pretrain",

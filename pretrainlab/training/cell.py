@@ -27,6 +27,7 @@ from typing import Any
 import torch
 from transformers import PreTrainedModel
 
+from pretrainlab import paths
 from pretrainlab.atomic import _TMP_PREFIX as TMP_PREFIX
 from pretrainlab.atomic import atomic_dir, atomic_file, write_json
 from pretrainlab.config.schema import OptimizerConfig, ResourcesConfig
@@ -51,6 +52,26 @@ class CellOutputs:
     checkpoints: Path
     metrics: Path
     plots: Path
+
+    @classmethod
+    def of(cls, stage: str, name: str) -> CellOutputs:
+        """The public artifact paths of ``<stage>@<name>`` (DESIGN.md §Public contract)."""
+        return cls(
+            paths.model_dir(stage, name),
+            paths.checkpoint_dir(stage, name),
+            paths.metrics_file(stage, name),
+            paths.plots_file(stage, name),
+        )
+
+
+def source_model(ref: str) -> tuple[Path, dict[str, Any]]:
+    """The directory and model card of ``ref`` (``pretrain/<cell>`` or ``adapt/<name>``), which must exist."""
+    source_dir = paths.MODELS / ref
+    if not (source_dir / MODEL_CARD).is_file():
+        raise UserInputError(
+            f"{source_dir}: source model not found (run `dvc repro {ref.replace('/', '@')}`)"
+        )
+    return source_dir, read_card(source_dir)
 
 
 def curve_strides(steps: int) -> tuple[int, int]:
