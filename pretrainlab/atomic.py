@@ -3,11 +3,17 @@
 >>> with atomic_dir(Path("data/tokenizer")) as tmp:   # doctest: +SKIP
 ...     (tmp / "tokenizer.json").write_text("...")
 # data/tokenizer appears only when the block exits without an exception.
+
+A write that fails (a full disk, say) removes its temporary and leaves the previous ``final``, if
+any, as it was; the error names ``final``. A process killed mid-write leaves its temporary
+(``.tmp-<name>.<pid>``) behind: the next write of the same ``final`` removes it once that process is
+gone, so leftovers never pile up next to the outputs.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -16,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 _TMP_PREFIX = ".tmp-"
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 def temporary_sibling(path: Path) -> Path:
@@ -32,23 +39,75 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def remove_dead_temporaries(final: Path) -> None:
+    """Delete the temporaries of ``final`` (``.tmp-<name>.<pid>``, ``.tmp-old-<name>.<pid>``) left by
+    processes that no longer run (killed mid-write); a live writer's are left alone."""
+    if not final.parent.is_dir():
+        return
+    for leftover in final.parent.glob(f"{_TMP_PREFIX}*"):
+        stem, _, pid = leftover.name[len(_TMP_PREFIX) :].rpartition(".")
+        if stem.startswith("old-") and stem[4:] == final.name:
+            stem = final.name
+        if stem == final.name and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            _remove(leftover)
+
+
+def _naming(error: OSError, final: Path, tmp: Path | None = None) -> OSError:
+    """A full disk, named by the output being written: ``write()`` names no file, and a file inside
+    ``atomic_dir``'s temporary is named by where it was going (``data/tokens/meta.json``)."""
+    if error.errno not in DISK_FULL:
+        return error
+    if error.filename is None:
+        return OSError(error.errno, os.strerror(error.errno), str(final))
+    if tmp is not None and Path(error.filename).is_relative_to(tmp):
+        return OSError(
+            error.errno, os.strerror(error.errno), str(final / Path(error.filename).relative_to(tmp))
+        )
+    return error
+
+
 @contextlib.contextmanager
 def atomic_dir(final: Path) -> Iterator[Path]:
     """Yield an empty temporary directory; on success replace ``final`` with it."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
+    remove_dead_temporaries(final)
     tmp = temporary_sibling(final)
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
         yield tmp
-    except BaseException:
+    except BaseException as error:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(error, OSError) and (named := _naming(error, final, tmp)) is not error:
+            raise named from error
         raise
     if final.exists():
         old = final.parent / f"{_TMP_PREFIX}old-{final.name}.{os.getpid()}"
         os.replace(final, old)
-        os.replace(tmp, final)
+        try:
+            os.replace(tmp, final)
+        except BaseException:
+            os.replace(old, final)  # the previous version stays
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(tmp, final)
@@ -60,16 +119,19 @@ def atomic_file(final: Path, mode: str = "w") -> Iterator[Any]:
     """Open a temporary file for writing; on success rename it onto ``final``."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
+    remove_dead_temporaries(final)
     tmp = temporary_sibling(final)
     try:
         with open(tmp, mode) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-    except BaseException:
+        os.replace(tmp, final)
+    except BaseException as error:
         tmp.unlink(missing_ok=True)
+        if isinstance(error, OSError) and (named := _naming(error, final)) is not error:
+            raise named from error
         raise
-    os.replace(tmp, final)
 
 
 def write_json(path: Path, payload: Any) -> None:
@@ -83,7 +145,4 @@ def remove_stale_temporaries(folder: Path) -> None:
     """Delete leftovers of interrupted writes (``.tmp-*``) in ``folder``."""
     if folder.is_dir():
         for leftover in folder.glob(f"{_TMP_PREFIX}*"):
-            if leftover.is_dir():
-                shutil.rmtree(leftover, ignore_errors=True)
-            else:
-                leftover.unlink(missing_ok=True)
+            _remove(leftover)

@@ -1,6 +1,7 @@
 """The ``pretrainlab`` command: validate a study, run one stage (what dvc.yaml calls), rebuild the report.
 
-Bad input anywhere ends in one clear message naming the key or file, and exit code 2.
+Bad input anywhere ends in one clear message naming the key or file, and exit code 2. A full disk
+(or quota) ends in one line naming the file being written, and exit code 1; nothing half-written is left.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 
 from pretrainlab.config.replicates import replicate_name
 from pretrainlab.errors import UserInputError
@@ -46,6 +48,19 @@ def _setup_logging(verbose: bool = False) -> None:
 def _fail(error: UserInputError) -> None:
     err.print(f"[bold red]error:[/] {error}", markup=True, highlight=False, soft_wrap=True)
     raise typer.Exit(code=error.exit_code)
+
+
+def _fail_disk_full(error: OSError) -> None:
+    """Not bad input (exit 1), but not a bug either: one line, no traceback."""
+    where = f"{error.filename}: " if error.filename else ""
+    err.print(
+        f"[bold red]error:[/] {escape(where)}{error.strerror} (errno {error.errno}); no half-written "
+        "file was published and the previous version is intact: free some space and rerun",
+        markup=True,
+        highlight=False,
+        soft_wrap=True,
+    )
+    raise typer.Exit(code=1)
 
 
 @app.command()
@@ -119,6 +134,12 @@ def stage(
 
             report_worker_error(error)
         _fail(error)
+    except OSError as error:
+        from pretrainlab.atomic import DISK_FULL
+
+        if error.errno not in DISK_FULL:
+            raise
+        _fail_disk_full(error)
 
 
 @app.command()

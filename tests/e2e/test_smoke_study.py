@@ -18,7 +18,15 @@ from tests.conftest import ROOT, SMOKE
 
 pytestmark = pytest.mark.slow
 
-PROJECT_FILES = ("dvc.yaml", "stages", "pretrainlab", ".dvc/config", ".dvcignore", ".gitignore")
+PROJECT_FILES = (
+    "dvc.yaml",
+    "stages",
+    "pretrainlab",
+    "lm_eval_tasks",
+    ".dvc/config",
+    ".dvcignore",
+    ".gitignore",
+)
 
 
 def _env() -> dict[str, str]:

@@ -152,6 +152,79 @@ CASES = [
         "corpus.sources[0]",
         lambda p: p["corpus"].update(sources=[{"kind": "ftp", "url": "x"}]),
     ),
+    Case(
+        "adaptation cycle",
+        VALIDATE,
+        "adapt.a.from",
+        lambda p: p["adapt"].update(
+            {
+                "a": {
+                    "from": "adapt/b",
+                    "arch": "causal_decoder",
+                    "objective": "full_lm",
+                    "budget": {"flops": 1e9},
+                },
+                "b": {
+                    "from": "adapt/a",
+                    "arch": "causal_decoder",
+                    "objective": "full_lm",
+                    "budget": {"flops": 1e9},
+                },
+            }
+        ),
+    ),
+    Case(
+        "adapting from an unknown model",
+        VALIDATE,
+        "adapt.x.from",
+        lambda p: p["adapt"].update(
+            {
+                "x": {
+                    "from": "pretrain/ghost",
+                    "arch": "causal_decoder",
+                    "objective": "full_lm",
+                    "budget": {"flops": 1e9},
+                },
+            }
+        ),
+    ),
+    Case(
+        "invalid adaptation target pair",
+        VALIDATE,
+        "adapt.x.objective",
+        lambda p: p["adapt"].update(
+            {
+                "x": {
+                    "from": "pretrain/cd-flm",
+                    "arch": "encoder_decoder",
+                    "objective": "full_lm",
+                    "budget": {"flops": 1e9},
+                },
+            }
+        ),
+    ),
+    Case(
+        "warm-up without random cross-attention",
+        VALIDATE,
+        "adapt.x.warmup_steps",
+        lambda p: p["adapt"].update(
+            {
+                "x": {
+                    "from": "pretrain/cd-flm",
+                    "arch": "encoder_decoder",
+                    "objective": "prefix_lm",
+                    "budget": {"flops": 1e9},
+                    "warmup_steps": 5,
+                },
+            }
+        ),
+    ),
+    Case(
+        "finetuned model not evaluated",
+        VALIDATE,
+        "evaluate.models",
+        lambda p: p["evaluate"]["models"].pop("cd-flm-mtf"),
+    ),
     Case("not YAML", VALIDATE, "params.yaml", params_text="seed: [unclosed\n"),
     Case("top level not a mapping", VALIDATE, "params.yaml", params_text="- 1\n- 2\n"),
     Case("params file missing", ["validate", "absent.yaml"], "absent.yaml"),

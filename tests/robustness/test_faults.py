@@ -17,6 +17,7 @@ import errno
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import textwrap
@@ -34,7 +35,7 @@ from typer.testing import CliRunner
 from pretrainlab import atomic
 from pretrainlab.cli import app
 from pretrainlab.training.cell import CURVE_FIELDS
-from tests.conftest import SMOKE
+from tests.conftest import ROOT, SMOKE
 from tests.e2e.test_smoke_study import _env, make_project, run, stale_stages
 
 pytestmark = pytest.mark.slow
@@ -85,13 +86,26 @@ def fault_params() -> str:
         bootstrap_samples=100,
         val_tokens=512,
     )
-    p["resources"]["checkpoint_interval"] = 4
+    p["resources"].update(checkpoint_interval=4, num_threads=1)  # operational: tiny models, shared cores
     return yaml.safe_dump(p, sort_keys=False)
+
+
+OUTPUT_FOLDERS = ("data", "metrics", "plots", "reports")
+
+
+def _copy_missing_deps(root: Path) -> None:
+    """Top-level folders dvc.yaml depends on (e.g. ``lm_eval_tasks``) that ``make_project`` left out."""
+    for stage in yaml.safe_load((root / "dvc.yaml").read_text())["stages"].values():
+        for dep in stage.get("do", stage).get("deps", []):
+            top = Path(dep).parts[0]
+            if top not in OUTPUT_FOLDERS and (ROOT / top).is_dir() and not (root / top).exists():
+                shutil.copytree(ROOT / top, root / top, ignore=shutil.ignore_patterns("__pycache__"))
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
     root = make_project(tmp_path_factory.mktemp("faults"), fault_params())
+    _copy_missing_deps(root)
     hooks = root.parent / f"{root.name}-hooks"
     hooks.mkdir()
     (hooks / "sitecustomize.py").write_text(textwrap.dedent(SITECUSTOMIZE))
@@ -137,12 +151,17 @@ def check_artifacts(root: Path, *, stock_load: bool = False) -> None:
         card = json.loads((model_dir / "pretrainlab.json").read_text())
         with safe_open(model_dir / "model.safetensors", "pt") as weights:
             assert len(list(weights.keys())) > 0, model_dir
-        if stock_load:
-            from transformers import AutoConfig, AutoModelForCausalLM
+        if stock_load:  # no project code: the model and the tokenizer saved beside it
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
 
-            model = AutoModelForCausalLM.from_pretrained(model_dir)
-            assert AutoConfig.from_pretrained(model_dir).vocab_size == config["vocab_size"]
-            assert all(p.isfinite().all() for p in model.parameters()), model_dir
+            model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+            ids = AutoTokenizer.from_pretrained(model_dir)(
+                "Mira was born here.", return_tensors="pt"
+            ).input_ids
+            with torch.no_grad():
+                logits = model(ids).logits
+            assert logits.shape[-1] == config["vocab_size"] and logits.isfinite().all(), model_dir
         assert card["arch"] == "causal_decoder"
 
     for metrics in _outputs(root, "metrics/*/*.json"):
@@ -162,7 +181,7 @@ def check_artifacts(root: Path, *, stock_load: bool = False) -> None:
 def leftovers(root: Path) -> list[str]:
     """Temporaries of interrupted writes next to the outputs (checkpoints keep their own)."""
     found = []
-    for folder in ("data", "metrics", "plots", "reports"):
+    for folder in OUTPUT_FOLDERS:
         found += [str(p.relative_to(root)) for p in (root / folder).rglob(f"{atomic._TMP_PREFIX}*")]
     return sorted(p for p in found if not p.startswith("data/checkpoints"))
 
@@ -220,7 +239,7 @@ KILLS = {
 
 def repro_killed(root: Path, kill: Kill, timeout: float = 240) -> str:
     """Start ``dvc repro`` in its own session and SIGKILL the whole process group at ``kill``."""
-    env = _env()
+    env = {**_env(), "OMP_NUM_THREADS": "1"}
     if kill.before_publishing:
         hooks = root.parent / f"{root.name}-hooks"
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(hooks), env.get("PYTHONPATH")]))
@@ -261,6 +280,7 @@ def test_sigkill_mid_stage_then_repro_completes_with_valid_artifacts(name, proje
     kill = KILLS[name]
     repro_killed(project, kill)
 
+    assert dead_writers(project), "the kill leaves DVC's write lock on the stage's outputs"
     check_artifacts(project)  # nothing half-written looks finished
     assert kill.stage in stale_stages(project), "DVC must not take the killed stage as done"
     if name == "finetune":  # the cell's model was already out: the missing metrics mark it unfinished
@@ -356,3 +376,41 @@ def test_full_disk_gives_one_clean_error_and_keeps_the_previous_outputs(
     assert snapshot(project, outputs) == before
     assert not leftovers(project), leftovers(project)
     check_artifacts(project)
+
+
+def test_a_failed_write_keeps_the_previous_version_and_names_the_output(tmp_path, monkeypatch):
+    folder, single = tmp_path / "tokens", tmp_path / "metrics.json"
+    with atomic.atomic_dir(folder) as tmp:
+        (tmp / "a.bin").write_bytes(b"old")
+    atomic.write_json(single, {"old": True})
+    monkeypatch.setattr(atomic, "open", _full_disk_open, raising=False)
+
+    with pytest.raises(OSError, match="No space left on device") as caught:
+        atomic.write_json(single, {"new": "x" * 1000})
+    assert caught.value.filename == str(single)
+    with pytest.raises(OSError) as caught, atomic.atomic_dir(folder) as tmp:
+        (tmp / "a.bin").write_bytes(b"new")
+        atomic.write_json(tmp / "meta.json", {"new": "x" * 1000})
+    assert caught.value.filename == str(folder / "meta.json")  # where it was going, not the temporary
+
+    assert json.loads(single.read_text()) == {"old": True}
+    assert sorted(p.name for p in folder.iterdir()) == ["a.bin"] and (folder / "a.bin").read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json", "tokens"]
+
+
+def test_temporaries_of_killed_writers_go_with_the_next_write_but_a_live_writers_stay(tmp_path):
+    dead = _finished_pid()
+    final = tmp_path / "cd-flm.json"
+    killed = [tmp_path / f".tmp-cd-flm.json.{dead}", tmp_path / f".tmp-old-cd-flm.json.{dead}"]
+    live = tmp_path / f".tmp-cd-flm.json.{os.getppid()}"  # a running process
+    other = tmp_path / f".tmp-nd-plm.json.{dead}"  # another output's: not this write's business
+    for path in [*killed, live, other]:
+        path.write_text("partial")
+    atomic.write_json(final, {"ok": True})
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([final.name, live.name, other.name])
+
+
+def _finished_pid() -> int:
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
