@@ -27,7 +27,8 @@ CELL_STAGES = ("pretrain", "adapt", "finetune", "evaluate")
 REPLICATE_STAGES = ("pretrain", "evaluate")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-flow_app = typer.Typer(no_args_is_help=True, help="Prefect entry points over the DVC pipeline.")
+from pipelines.cli import flow_app  # noqa: E402 - Prefect is imported inside its commands only
+
 app.add_typer(flow_app, name="flow")
 err = Console(stderr=True)
 

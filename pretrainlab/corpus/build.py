@@ -6,9 +6,12 @@ Output (the ``corpus`` stage's artifact, DESIGN.md §Public contract)::
     out_dir/val/part-00000.parquet ...
     out_dir/stats.json                     documents in per source, removed per filter, out per split
 
-Documents stream through in batches, so memory holds one batch plus the dedup state (16 bytes per
-document for exact dedup, the LSH bands for MinHash). Everything is written inside
-:func:`~pretrainlab.atomic.atomic_dir`: an interrupted or failed build leaves no ``out_dir``.
+Documents stream through in batches, so memory holds a few batches plus the dedup state (16 bytes per
+document for exact dedup, the LSH bands for MinHash). The per-batch work (cleaning, digests, MinHash
+signatures: :mod:`~pretrainlab.corpus.prepare`) runs in one worker process per core; the filters that
+depend on earlier documents run here, in stream order, so the output does not depend on the number of
+workers. Everything is written inside :func:`~pretrainlab.atomic.atomic_dir`: an interrupted or failed
+build leaves no ``out_dir``.
 """
 
 from __future__ import annotations
@@ -26,12 +29,11 @@ import pyarrow as pa
 
 from pretrainlab.atomic import atomic_dir, write_json
 from pretrainlab.config.schema import CorpusConfig, CorpusFilters, Source
-from pretrainlab.corpus import cleaning
 from pretrainlab.corpus.cleaning import TEXT
 from pretrainlab.corpus.dedup import ExactDedup, NearDedup
+from pretrainlab.corpus.prepare import OrderedPool, PrepareBatch, PreparedBatch, available_cores
 from pretrainlab.corpus.shards import SCHEMA, SOURCE, ShardWriter
 from pretrainlab.corpus.sources import RawDocument, check_source, iter_documents
-from pretrainlab.corpus.split import split_keys
 from pretrainlab.errors import UserInputError
 
 logger = logging.getLogger(__name__)
@@ -75,11 +77,15 @@ class CorpusStats:
         return asdict(self)
 
 
-def build_corpus(config: CorpusConfig, seed: int, out_dir: Path, root: Path | None = None) -> CorpusStats:
+def build_corpus(
+    config: CorpusConfig, seed: int, out_dir: Path, root: Path | None = None, workers: int | None = None
+) -> CorpusStats:
     """Build the corpus described by ``config`` into ``out_dir`` (replaced atomically on success).
 
     ``seed`` seeds MinHash; ``root`` is where ``files`` globs and local ``hf`` paths resolve (cwd by
-    default). Raises UserInputError, leaving ``out_dir`` untouched, on bad sources or an empty result.
+    default); ``workers`` is the number of worker processes (default: one per available core; the
+    output is the same for any number). Raises UserInputError, leaving ``out_dir`` untouched, on bad
+    sources or an empty result.
     """
     root = Path.cwd() if root is None else Path(root)
     sources = list(enumerate(config.sources))
@@ -88,7 +94,12 @@ def build_corpus(config: CorpusConfig, seed: int, out_dir: Path, root: Path | No
 
     with atomic_dir(Path(out_dir)) as tmp:
         pipeline = _Pipeline(config.filters, config.val_fraction, seed, tmp)
-        read = [_read_source(pipeline, source, _key(i), root) for i, source in sources]
+        pool = OrderedPool(pipeline.prepare, pipeline.add, available_cores() if workers is None else workers)
+        try:
+            read = [_read_source(pool, pipeline, source, _key(i), root) for i, source in sources]
+            pool.finish()
+        finally:
+            pool.close()
         splits = pipeline.finish(read)
         stats = CorpusStats(tuple(read), dict(pipeline.removed), splits, seed, config.val_fraction)
         write_json(tmp / "stats.json", stats.to_json())
@@ -102,7 +113,9 @@ def _key(index: int) -> str:
     return f"corpus.sources[{index}]"
 
 
-def _read_source(pipeline: _Pipeline, source: Source, key: str, root: Path) -> SourceStats:
+def _read_source(
+    pool: OrderedPool[pa.Table, PreparedBatch], pipeline: _Pipeline, source: Source, key: str, root: Path
+) -> SourceStats:
     origins: Counter[str] = Counter()
     invalid = 0
     for chunk in _chunks(iter_documents(source, key, root), BATCH_DOCUMENTS):
@@ -110,7 +123,7 @@ def _read_source(pipeline: _Pipeline, source: Source, key: str, root: Path) -> S
         valid = [doc for doc in chunk if doc.text is not None]
         invalid += len(chunk) - len(valid)
         batch = pa.table({TEXT: [d.text for d in valid], SOURCE: [d.origin for d in valid]}, schema=SCHEMA)
-        pipeline.add(batch)
+        pool.submit(batch)
     pipeline.removed["invalid_utf8"] += invalid
     stats = SourceStats(key, source.kind, sum(origins.values()), invalid, dict(sorted(origins.items())))
     logger.info("%s (%s): %d documents, %d with invalid UTF-8", key, source.kind, stats.documents, invalid)
@@ -123,7 +136,7 @@ def _chunks(documents: Iterator[RawDocument], size: int) -> Iterator[list[RawDoc
 
 
 class _Pipeline:
-    """The per-batch steps, their removal counts, and one shard writer per split."""
+    """The stream-order steps (dedup state), their removal counts, and one shard writer per split."""
 
     def __init__(self, filters: CorpusFilters, val_fraction: float, seed: int, out: Path) -> None:
         self.filters = filters
@@ -136,6 +149,12 @@ class _Pipeline:
             if minhash is not None
             else None
         )
+        self.prepare = PrepareBatch(
+            filters.min_chars,
+            filters.max_chars,
+            self.exact is not None,
+            self.near.hasher if self.near is not None else None,
+        )
         # The train split holds back its lowest-keyed document and val its highest, so either can
         # be handed to the other split at the end if that one would be empty (tiny corpora).
         self.sinks = {
@@ -143,21 +162,24 @@ class _Pipeline:
             "val": _Sink(ShardWriter(out / "val")),
         }
 
-    def _step(self, name: str, table: pa.Table, table_after: pa.Table) -> pa.Table:
-        self.removed[name] += table.num_rows - table_after.num_rows
-        return table_after
-
-    def add(self, table: pa.Table) -> None:
-        table = cleaning.normalize_whitespace(cleaning.nfc(table))
-        table = self._step("too_short", table, cleaning.drop_too_short(table, self.filters.min_chars))
-        table = self._step("too_long", table, cleaning.drop_too_long(table, self.filters.max_chars))
+    def add(self, batch: PreparedBatch) -> None:
+        """Apply the dedup filters to a prepared batch (in stream order) and route it to the splits."""
+        self.removed["too_short"] += batch.too_short
+        self.removed["too_long"] += batch.too_long
+        keep = np.ones(batch.table.num_rows, dtype=bool)
         if self.exact is not None:
-            table = self._step("exact_duplicates", table, self.exact(table))
+            assert batch.digests is not None
+            keep = self.exact.keep(batch.digests)
+            self.removed["exact_duplicates"] += int((~keep).sum())
         if self.near is not None:
-            table = self._step("near_duplicates", table, self.near(table))
-        if table.num_rows == 0:
+            assert batch.signatures is not None
+            rows = np.flatnonzero(keep)
+            near = self.near.keep(batch.signatures[rows])
+            keep[rows[~near]] = False
+            self.removed["near_duplicates"] += int((~near).sum())
+        if not keep.any():
             return
-        keys = split_keys(table)
+        table, keys = batch.table.filter(pa.array(keep)), batch.split_keys[keep]
         is_val = keys < self.val_fraction
         self.sinks["train"].add(table.filter(pa.array(~is_val)), keys[~is_val])
         self.sinks["val"].add(table.filter(pa.array(is_val)), keys[is_val])

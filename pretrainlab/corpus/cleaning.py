@@ -19,8 +19,11 @@ import pyarrow.compute as pc
 
 TEXT = "text"
 
-# Horizontal whitespace: tab, vertical tab, form feed and every Unicode separator (NBSP, U+3000, ...).
-_HORIZONTAL_SPACE = r"[\t\x0B\x0C\pZ]+"
+# Horizontal whitespace is tab, vertical tab, form feed and every Unicode separator (\pZ: NBSP,
+# U+3000, ...); each run of it becomes one space. Only the runs that are not already one plain space
+# are matched: two or more characters, or one other than " " (``[^\P{Z} ]`` is \pZ minus the space).
+# The text is the same as replacing every run, without rewriting each single space (ten times faster).
+_HORIZONTAL_SPACE_TO_COLLAPSE = r"[\t\x0B\x0C\pZ]{2,}|[\t\x0B\x0C]|[^\P{Z} ]"
 
 
 def _map_text(table: pa.Table, fn: Callable[[pa.ChunkedArray], pa.ChunkedArray]) -> pa.Table:
@@ -42,7 +45,7 @@ def normalize_whitespace(table: pa.Table) -> pa.Table:
 
     def fn(text: pa.ChunkedArray) -> pa.ChunkedArray:
         text = pc.replace_substring_regex(text, pattern=r"\r\n?", replacement="\n")
-        text = pc.replace_substring_regex(text, pattern=_HORIZONTAL_SPACE, replacement=" ")
+        text = pc.replace_substring_regex(text, pattern=_HORIZONTAL_SPACE_TO_COLLAPSE, replacement=" ")
         text = pc.replace_substring_regex(text, pattern=r" ?\n ?", replacement="\n")
         text = pc.replace_substring_regex(text, pattern=r"\n{3,}", replacement="\n\n")
         return pc.utf8_trim_whitespace(text)

@@ -136,3 +136,17 @@ def test_shard_writer_bounds_documents_and_bytes(tmp_path: Path) -> None:
     big.close()
     assert [pq.read_table(p).num_rows for p in big.paths] == [1, 1, 1]
     assert big.documents == 3 and big.bytes == 81
+
+
+def test_output_is_the_same_for_any_number_of_workers(tmp_path: Path) -> None:
+    rng = random.Random(4)
+    docs = [" ".join(rng.choice(WORDS) + str(rng.randrange(9)) for _ in range(30)) for _ in range(4500)]
+    docs += docs[:300] + [d.replace(" ", "  ", 3) + " extra" for d in docs[300:900]] + ["tiny"] * 50
+    rng.shuffle(docs)
+    _write_jsonl(tmp_path / "a.jsonl", docs)  # 5450 documents: 3 batches, so workers really run
+    config = CorpusConfig(sources=[FilesSource(kind="files", glob="*.jsonl")], filters={"min_chars": 10})
+    one = build_corpus(config, seed=0, out_dir=tmp_path / "one", root=tmp_path, workers=1)
+    two = build_corpus(config, seed=0, out_dir=tmp_path / "two", root=tmp_path, workers=2)
+    assert one == two and one.removed["exact_duplicates"] >= 300 and one.removed["near_duplicates"] > 100
+    for split in ("train", "val"):
+        assert _read(tmp_path / "one", split) == _read(tmp_path / "two", split)

@@ -27,6 +27,22 @@ def test_whitespace_collapses_runs_and_keeps_paragraphs() -> None:
     assert _texts(cleaning.normalize_whitespace(batch)) == ["one two three", "line a\nline b\n\npara 2", ""]
 
 
+def test_horizontal_space_collapse_matches_replacing_every_run() -> None:
+    import unicodedata
+
+    import pyarrow.compute as pc
+
+    separators = [chr(c) for c in range(0x3001) if unicodedata.category(chr(c)) in ("Zs", "Zl", "Zp")]
+    alphabet = [*separators, "\t", "\x0b", "\x0c", "\n", "\r", "\x85", "\x1c", "a", "é", "  "]
+    rng = random.Random(0)
+    texts = pa.array(["".join(rng.choices(alphabet, k=rng.randrange(12))) for _ in range(20000)])
+    every_run = pc.replace_substring_regex(texts, pattern=r"[\t\x0B\x0C\pZ]+", replacement=" ")
+    collapsed = pc.replace_substring_regex(
+        texts, pattern=cleaning._HORIZONTAL_SPACE_TO_COLLAPSE, replacement=" "
+    )
+    assert collapsed.equals(every_run)
+
+
 def test_length_filters_count_characters_not_bytes() -> None:
     batch = pa.table({"text": ["ééé", "ab", "abcdef"]})
     assert _texts(cleaning.drop_too_short(batch, 3)) == ["ééé", "abcdef"]

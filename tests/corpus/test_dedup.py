@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pyarrow as pa
+from datasketch import MinHash, MinHashLSH
 
 from pretrainlab.corpus.dedup import ExactDedup, NearDedup, word_shingles
 
@@ -52,9 +54,52 @@ def test_minhash_is_deterministic() -> None:
     texts = [_doc(rng, 40) for _ in range(10)]
     a = NearDedup(0.8, 64, 3, seed=7).signatures(texts)
     b = NearDedup(0.8, 64, 3, seed=7).signatures(texts)
-    assert all((x.hashvalues == y.hashvalues).all() for x, y in zip(a, b, strict=True))
+    assert a.shape == (10, 64) and a.dtype == np.uint32 and (a == b).all()
+    assert (a != NearDedup(0.8, 64, 3, seed=8).signatures(texts)).any()
+
+
+def _varied_texts(rng: random.Random) -> list[str]:
+    texts = [_doc(rng, rng.randrange(1, 300)) for _ in range(300)]
+    texts += [
+        "",
+        "one",
+        "Zwei Wörter",
+        "ÉCOLE École straße STRASSE",
+        "a\x1cb c d e f g",
+        "東京 大阪 京都 札幌 福岡 那覇",
+    ]
+    for i in range(0, 120, 3):  # near copies, some within a batch, some across
+        words = texts[i].split()
+        words[len(words) // 2] = "CHANGED"
+        texts.append(" ".join(words))
+    rng.shuffle(texts)
+    return texts
+
+
+def test_signatures_and_decisions_equal_datasketch() -> None:
+    rng = random.Random(2)
+    texts = _varied_texts(rng)
+    dedup = NearDedup(threshold=0.7, num_perm=96, shingle_words=3, seed=5)
+    reference = MinHash.bulk([word_shingles(t, 3) for t in texts], num_perm=96, seed=5, scheme="affine32")
+    signatures = dedup.signatures(texts)
+    assert all((m.hashvalues == signatures[i]).all() for i, m in enumerate(reference))
+
+    lsh = MinHashLSH(threshold=0.7, num_perm=96)
+    expected = []
+    for i, minhash in enumerate(reference):
+        duplicate = bool(lsh.query(minhash))
+        if not duplicate:
+            lsh.insert(i, minhash, check_duplication=False)
+        expected.append(not duplicate)
+    keep = np.concatenate([dedup.keep(signatures[i : i + 50]) for i in range(0, len(texts), 50)])
+    assert keep.tolist() == expected
+    assert 30 <= expected.count(False) < 60  # the near copies (and nothing much else) go
 
 
 def test_word_shingles() -> None:
     assert word_shingles("A b  C", 2) == [b"a b", b"b c"]
     assert word_shingles("short", 5) == [b"short"]
+    assert word_shingles("", 5) == [b""]
+    # The bytes fast path and the str path split on the same whitespace (str.split's, incl. \x1c).
+    assert word_shingles("a\x1cb c", 2) == [b"a b", b"b c"]
+    assert word_shingles("É\u00a0b c", 2) == ["é b".encode(), b"b c"]

@@ -16,7 +16,13 @@ TASKS = ["nli.fact", "coreference.gender", "closed_book_qa.birthplace", "sentime
 
 def _config(**overrides) -> EvaluateConfig:
     fields = dict(
-        models={}, tasks="all", items_per_task=200, bootstrap_samples=1000, val_tokens=65536, seed=0
+        models={},
+        tasks="all",
+        items_per_task=200,
+        bootstrap_samples=1000,
+        val_tokens=65536,
+        seed=0,
+        lm_eval=None,
     )
     return EvaluateConfig(**{**fields, **overrides})
 

@@ -34,6 +34,8 @@ def _call_name(node: ast.Call) -> str:
         func = func.value
     if isinstance(func, ast.Name):
         parts.append(func.id)
+    else:  # a method of a computed value, e.g. build_model(...).eval(): never the builtin
+        parts.append("?")
     return ".".join(reversed(parts))
 
 
@@ -96,6 +98,7 @@ def test_package_follows_the_security_rules():
         "import torch\ntorch.load('x.pt', weights_only=False)",
         "eval('1 + 1')",
         "exec('x = 1')",
+        "import builtins\nbuiltins.eval('1')",
         "import yaml\nyaml.load(text)",
         "import yaml\nyaml.load(text, Loader=yaml.Loader)",
         "from transformers import AutoModel\nAutoModel.from_pretrained('p', trust_remote_code=True)",
@@ -116,6 +119,8 @@ def test_the_scan_catches_each_forbidden_pattern(snippet):
         "import subprocess\nsubprocess.run(['dvc', 'repro', stage])",
         "import numpy as np\nnp.load('x.npy', allow_pickle=False)",
         "# eval('x') in a comment\n'''torch.load(x) in a docstring'''",
+        "build_model(arch).eval()",
+        "model.eval()",
     ],
 )
 def test_the_scan_allows_the_safe_forms(snippet):

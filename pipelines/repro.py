@@ -1,0 +1,138 @@
+"""Run ``dvc repro`` for one stage and say what happened: ran, up to date, restored from the run cache,
+or failed — and whether a failure is worth retrying.
+
+DVC decides what is stale and records ``dvc.lock``; this module only starts it and reads its words:
+
+    Running stage 'pretrain@cd-flm':                           -> ran
+    Stage 'corpus' didn't change, skipping                     -> up to date
+    Stage 'report' is cached - skipping run, checking out ...  -> restored (DVC's run cache)
+
+Transient failures (retried with backoff): contention with another DVC process — the repo lock
+(``Unable to acquire lock``; we pass ``--wait-for-lock`` so DVC normally waits instead) or a per-output
+lock (``'data/tokens' is busy``) — and interrupted I/O or network errors (EAGAIN, EINTR, connection
+reset, timeouts: they only arise with a remote, e.g. ``--pull``). Everything else is permanent and is
+not retried: a stage command that exits non-zero does so deterministically for the same inputs (a
+retry would spend the same compute to fail again), and ``No space left on device`` needs a person,
+not a retry seconds later.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import subprocess
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+RAN, UP_TO_DATE, RESTORED, FAILED, SKIPPED = "ran", "up to date", "restored", "failed", "skipped"
+
+TRANSIENT_MARKERS = (
+    "Unable to acquire lock",
+    "is busy, it is being blocked by",
+    "Resource temporarily unavailable",
+    "Interrupted system call",
+    "Connection reset",
+    "Connection refused",
+    "Connection aborted",
+    "Temporary failure in name resolution",
+    "timed out",
+)
+TAIL_LINES = 40
+
+
+class StageError(RuntimeError):
+    """``dvc repro`` failed for a stage; the message ends with the tail of DVC's output."""
+
+    def __init__(self, stage: str, returncode: int, tail: str):
+        self.stage = stage
+        self.returncode = returncode
+        self.tail = tail
+        self.attempts = 1  # the flow's task sets how many runs it took, retries included
+        super().__init__(f"dvc repro {stage!r} exited with {returncode}:\n{tail}")
+
+
+class TransientStageError(StageError):
+    """A failure worth retrying (lock contention, interrupted I/O, network)."""
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """What happened to one stage. ``started``/``finished`` are epoch seconds (0 when skipped)."""
+
+    stage: str
+    status: str
+    started: float = 0.0
+    finished: float = 0.0
+    attempts: int = 0
+    note: str = ""
+
+    @property
+    def seconds(self) -> float:
+        return max(self.finished - self.started, 0.0)
+
+
+def is_transient(output: str) -> bool:
+    return any(marker in output for marker in TRANSIENT_MARKERS)
+
+
+def outcome(stage: str, output: str) -> str:
+    """What DVC did with ``stage``, read from its output (``ran`` when it says nothing recognisable)."""
+    quoted = re.escape(f"'{stage}'")
+    if re.search(rf"Stage {quoted} didn't change, skipping", output):
+        return UP_TO_DATE
+    if re.search(rf"Stage {quoted} is cached - skipping run", output):
+        return RESTORED
+    return RAN
+
+
+def dvc_command(*args: str) -> list[str]:
+    """``dvc`` from this interpreter's environment; ``--wait-for-lock`` queues behind other DVC runs."""
+    return [sys.executable, "-m", "dvc", "--wait-for-lock", *args]
+
+
+def dvc_env() -> dict[str, str]:
+    """The stage commands (``pretrainlab stage ...``) live next to this interpreter."""
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def repro(repo: Path, stage: str, *, force: bool = False, log: logging.Logger | None = None) -> StageResult:
+    """``dvc repro -s [-f] <stage>`` in ``repo`` (this stage only; the caller runs upstream first),
+    streaming DVC's output to ``log`` line by line.
+
+    Raises :class:`TransientStageError` or :class:`StageError` when DVC exits non-zero.
+    """
+    log = log or logging.getLogger(__name__)
+    args = ["repro", "-s", *(["-f"] if force else []), stage]
+    started = time.time()
+    lines: deque[str] = deque(maxlen=TAIL_LINES)
+    markers: list[str] = []
+    with subprocess.Popen(
+        dvc_command(*args),
+        cwd=repo,
+        env=dvc_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+    ) as process:
+        assert process.stdout is not None
+        for raw in process.stdout:
+            line = raw.rstrip()
+            if not line:
+                continue
+            lines.append(line)
+            if line.startswith("Stage ") or is_transient(line):
+                markers.append(line)
+            log.info("%s", line)
+    finished = time.time()
+    output = "\n".join([*markers, *lines])
+    if process.returncode != 0:
+        error = TransientStageError if is_transient(output) else StageError
+        raise error(stage, process.returncode, "\n".join(lines))
+    return StageResult(stage, outcome(stage, output), started=started, finished=finished, attempts=1)

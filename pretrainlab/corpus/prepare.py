@@ -1,0 +1,140 @@
+"""The stateless half of the corpus build, run on batches in worker processes.
+
+Everything a batch needs that depends on the batch alone — cleaning, the length filters, exact-dedup
+digests, MinHash signatures, split keys — is :class:`PrepareBatch`. What depends on the documents
+seen before (the dedup state, the shard writers) stays in the build's process, which takes prepared
+batches back in submission order, so the output is the same for any number of workers.
+
+>>> import pyarrow as pa
+>>> prepared = PrepareBatch(min_chars=3, max_chars=100, exact=True, hasher=None)(
+...     pa.table({"text": [" a  b ", "x", "  a b"]})
+... )
+>>> prepared.table.column("text").to_pylist(), prepared.too_short, len(prepared.digests)
+(['a b', 'a b'], 1, 2)
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import numpy as np
+import pyarrow as pa
+
+from pretrainlab.corpus import cleaning
+from pretrainlab.corpus.cleaning import TEXT
+from pretrainlab.corpus.dedup import MinHasher, text_digests
+from pretrainlab.corpus.split import split_keys
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedBatch:
+    table: pa.Table  # cleaned, within the length limits
+    too_short: int
+    too_long: int
+    digests: list[bytes] | None  # per row; None when exact dedup is off
+    signatures: np.ndarray | None  # uint32 [rows, num_perm]; None when MinHash is off
+    split_keys: np.ndarray  # float64 per row (see :mod:`~pretrainlab.corpus.split`)
+
+
+@dataclass(frozen=True, eq=False)
+class PrepareBatch:
+    """Clean a raw batch and compute what the sequential filters and the split need (picklable)."""
+
+    min_chars: int
+    max_chars: int
+    exact: bool
+    hasher: MinHasher | None
+
+    def __call__(self, table: pa.Table) -> PreparedBatch:
+        table = cleaning.normalize_whitespace(cleaning.nfc(table))
+        rows = table.num_rows
+        table = cleaning.drop_too_short(table, self.min_chars)
+        too_short = rows - table.num_rows
+        rows = table.num_rows
+        table = cleaning.drop_too_long(table, self.max_chars)
+        too_long = rows - table.num_rows
+        texts = table.column(TEXT).to_pylist()
+        return PreparedBatch(
+            table=table,
+            too_short=too_short,
+            too_long=too_long,
+            digests=text_digests(texts) if self.exact else None,
+            signatures=self.hasher.signatures(texts) if self.hasher is not None else None,
+            split_keys=split_keys(table),
+        )
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+In = TypeVar("In")
+Out = TypeVar("Out")
+
+
+class OrderedPool(Generic[In, Out]):
+    """Apply ``work`` to items in worker processes; ``consume`` gets the results in submission order.
+
+    The first item runs in this process and the workers start only when a second one arrives, so a
+    one-batch corpus (tests, tiny studies) never pays for starting them. At most ``2 * workers``
+    items are in flight, which bounds memory. ``workers <= 1`` runs everything in this process.
+    Workers are started with ``forkserver`` (``spawn`` where there is none): this process may hold
+    Arrow or torch threads, which a plain ``fork`` would copy in an undefined state. Like any such
+    pool, the workers re-import the main module: scripts need an ``if __name__ == "__main__":`` guard.
+    """
+
+    def __init__(self, work: Callable[[In], Out], consume: Callable[[Out], None], workers: int) -> None:
+        self.work = work
+        self.consume = consume
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+        self._pending: deque[Future[Out]] = deque()
+        self._submitted = 0
+
+    def submit(self, item: In) -> None:
+        self._submitted += 1
+        if self.workers <= 1 or self._submitted == 1:
+            self.consume(self.work(item))
+            return
+        if self._pool is None:
+            method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(method))
+        self._pending.append(self._pool.submit(self.work, item))
+        while self._pending and (len(self._pending) > 2 * self.workers or self._pending[0].done()):
+            self.consume(_result(self._pending.popleft()))
+
+    def finish(self) -> None:
+        """Consume every result still in flight and stop the workers."""
+        try:
+            while self._pending:
+                self.consume(_result(self._pending.popleft()))
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop the workers, dropping what is in flight (after an error)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        self._pending.clear()
+
+
+def _result(future: Future[Out]) -> Out:
+    try:
+        return future.result()
+    except BrokenProcessPool as err:
+        raise RuntimeError(
+            "a worker process died or could not start. Worker processes re-import the main script: a "
+            'script that builds a corpus needs an `if __name__ == "__main__":` guard (or pass workers=1)'
+        ) from err
