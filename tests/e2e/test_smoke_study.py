@@ -183,7 +183,7 @@ def test_adaptation_chain_reruns_exactly_its_downstream(study):
     finetunes = {name for name, cell in params["finetune"].items() if cell["from"] == f"adapt/{first}"}
     assert finetunes, "the smoke preset must finetune the adapted model"
     try:
-        params["adapt"][first]["budget"] = {"flops": params["adapt"][first]["budget"]["flops"] * 1.5}
+        params["adapt"][first]["budget"] = {"flops": float(params["adapt"][first]["budget"]["flops"]) * 1.5}
         params_file.write_text(yaml.safe_dump(params))
         assert stale_stages(study) == {f"adapt@{first}"}
         evaluated = {f"evaluate@{m}" for m in [first, *finetunes] if m in params["evaluate"]["models"]}
