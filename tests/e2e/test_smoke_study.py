@@ -148,26 +148,6 @@ def test_checkpoint_loads_in_stock_transformers_with_same_logits(study, tmp_path
     torch.testing.assert_close(ours, stock, atol=1e-5, rtol=1e-5)
 
 
-def test_dvc_reruns_only_what_a_change_touches(study):
-    assert stale_stages(study) == set(), "a finished study must be up to date"
-    params_file = study / "params.yaml"
-    original = params_file.read_text()
-    try:
-        params = yaml.safe_load(original)
-        params["resources"]["log_interval"] = 3
-        params["resources"]["device"] = "auto"
-        params_file.write_text(yaml.safe_dump(params))
-        assert stale_stages(study) == set(), "operational keys must never invalidate a stage"
-
-        params["evaluate"]["items_per_task"] = 12
-        params_file.write_text(yaml.safe_dump(params))
-        evaluated = {f"evaluate@{name}" for name in params["evaluate"]["models"]}
-        assert stale_stages(study) == evaluated
-        assert reproduced_stages(study) == evaluated | {"report"}
-    finally:
-        params_file.write_text(original)
-
-
 def test_adaptation_chain_reruns_exactly_its_downstream(study):
     """CD:FLM -> ND:MLM -> MTF: changing the adaptation's budget reruns it and what descends from it."""
     params_file = study / "params.yaml"
@@ -189,5 +169,27 @@ def test_adaptation_chain_reruns_exactly_its_downstream(study):
         evaluated = {f"evaluate@{m}" for m in [first, *finetunes] if m in params["evaluate"]["models"]}
         expected = {f"adapt@{first}", *(f"finetune@{f}" for f in finetunes), *evaluated, "report"}
         assert reproduced_stages(study) == expected
-    finally:  # the last test of the module: the study is left stale, the params as they were
+    finally:  # back to the finished study the next test starts from
+        params_file.write_text(original)
+        run(["dvc", "repro"], study)
+    assert stale_stages(study) == set()
+
+
+def test_dvc_reruns_only_what_a_change_touches(study):
+    assert stale_stages(study) == set(), "a finished study must be up to date"
+    params_file = study / "params.yaml"
+    original = params_file.read_text()
+    try:
+        params = yaml.safe_load(original)
+        params["resources"]["log_interval"] = 3
+        params["resources"]["device"] = "auto"
+        params_file.write_text(yaml.safe_dump(params))
+        assert stale_stages(study) == set(), "operational keys must never invalidate a stage"
+
+        params["evaluate"]["items_per_task"] = 12
+        params_file.write_text(yaml.safe_dump(params))
+        evaluated = {f"evaluate@{name}" for name in params["evaluate"]["models"]}
+        assert stale_stages(study) == evaluated
+        assert reproduced_stages(study) == evaluated | {"report"}
+    finally:  # the last test of the module: the params as they were, the evaluations left stale
         params_file.write_text(original)
