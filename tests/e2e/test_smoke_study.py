@@ -99,6 +99,19 @@ def test_report_and_metrics_have_numbers(study):
     assert stats["documents_out"] > 0
 
 
+def test_multitask_finetuning_improves_held_in_accuracy(study):
+    """MTF trains on the training clusters: their (held-in) accuracy must rise over the source model's."""
+    finetunes = yaml.safe_load(SMOKE.read_text())["finetune"]
+    assert finetunes
+    for name, cell in finetunes.items():
+        source = cell["from"].split("/", 1)[1]
+        tuned, base = (
+            json.loads((study / "metrics" / "evaluate" / f"{model}.json").read_text())["held_in"]["accuracy"]
+            for model in (name, source)
+        )
+        assert tuned > base, f"{name}: held-in {tuned:.3f} is not above its source {source}'s {base:.3f}"
+
+
 STOCK_LOAD = """
 import sys, numpy as np, torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
