@@ -57,27 +57,14 @@ def offline(monkeypatch, tmp_path):
 @pytest.fixture(scope="module")
 def model_dirs(tmp_path_factory) -> dict[str, Path]:
     """A tiny byte-level BPE and one saved random model per architecture (tokenizer saved beside it)."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     from pretrainlab.config.schema import ModelSize
     from pretrainlab.corpus.synthworld import generate_documents
     from pretrainlab.models.build import build_model
-    from pretrainlab.tokenization.specials import SpecialTokens, reserved_tokens
-    from pretrainlab.tokenization.train_bpe import wrap_for_transformers
+    from tests.tiny_tokenizer import tiny_tokenizer
 
     texts = list(generate_documents(entities=40, documents=120, seed=0))
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=600,
-        special_tokens=reserved_tokens(4),
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    bpe.train_from_iterator(texts, trainer=trainer)
-    tokenizer = wrap_for_transformers(bpe, 4)
-    specials = SpecialTokens.from_vocab(tokenizer.get_vocab(), len(tokenizer))
+    tokenizer, specials = tiny_tokenizer(texts)
     root = tmp_path_factory.mktemp("lm_eval_models")
     size = ModelSize(d_model=32, n_layers=2, n_heads=2, d_ff=64)
     dirs = {}

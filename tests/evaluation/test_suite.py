@@ -63,24 +63,13 @@ def test_summary_means_over_tasks_and_splits_held_out():
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     """A trained tiny BPE, an encoded val stream and a saved random-init model per architecture."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
     from pretrainlab.models.build import build_model
-    from pretrainlab.tokenization.specials import SpecialTokens, reserved_tokens
-    from pretrainlab.tokenization.train_bpe import wrap_for_transformers
+    from tests.tiny_tokenizer import tiny_tokenizer
 
     root = tmp_path_factory.mktemp("study")
     texts = list(generate_documents(**WORLD))
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    trainer = trainers.BpeTrainer(
-        vocab_size=600,
-        special_tokens=reserved_tokens(4),
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-    )
-    bpe.train_from_iterator(texts, trainer=trainer)
-    tokenizer = wrap_for_transformers(bpe, 4)
-    specials = SpecialTokens.from_vocab(tokenizer.get_vocab(), len(tokenizer))
+    tokenizer, specials = tiny_tokenizer(texts)
 
     val = texts[:20]
     ids = [np.asarray(tokenizer(t, add_special_tokens=False)["input_ids"] + [specials.eos]) for t in val]

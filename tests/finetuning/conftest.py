@@ -14,21 +14,7 @@ def world() -> dict[str, int]:
 
 @pytest.fixture(scope="session")
 def tokenizer_and_specials():
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
     from pretrainlab.corpus.synthworld import generate_documents
-    from pretrainlab.tokenization.specials import SpecialTokens, reserved_tokens
-    from pretrainlab.tokenization.train_bpe import wrap_for_transformers
+    from tests.tiny_tokenizer import tiny_tokenizer
 
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=600,
-        special_tokens=reserved_tokens(4),
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    bpe.train_from_iterator(generate_documents(**WORLD), trainer=trainer)
-    tokenizer = wrap_for_transformers(bpe, 4)
-    return tokenizer, SpecialTokens.from_vocab(tokenizer.get_vocab(), len(tokenizer))
+    return tiny_tokenizer(generate_documents(**WORLD))
