@@ -1,16 +1,35 @@
-"""Shared fixtures: the repository root, the smoke preset, and a quiet single-threaded torch."""
+"""Shared fixtures: the repository root, the smoke preset, a quiet single-threaded torch, and the
+checkout guard (tests never read what git ignores in the checkout — see tests/checkout.py)."""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
+import sys
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.checkout import ROOT, CheckoutGuard, source_files
+
 SMOKE = ROOT / "presets" / "smoke.yaml"
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+GUARD = CheckoutGuard(ROOT, source_files())
+sys.addaudithook(GUARD.audit)
+
+
+@pytest.fixture(autouse=True)
+def _reads_only_source():
+    """Fail a test that opened or listed an ignored path of the checkout (e.g. the user's data/)."""
+    GUARD.take()
+    yield
+    if violations := GUARD.take():
+        shown = "\n  ".join(sorted(set(violations))[:20])
+        pytest.fail(
+            "the test touched paths of the checkout that git ignores (a user's outputs after `make run`); "
+            f"build test projects with tests.checkout.make_project instead:\n  {shown}",
+            pytrace=False,
+        )
 
 
 @pytest.fixture(autouse=True, scope="session")

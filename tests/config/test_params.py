@@ -28,7 +28,10 @@ def _errors(tmp_path: Path, mutate) -> list[str]:
     return info.value.errors
 
 
-@pytest.mark.parametrize("path", [ROOT / "params.yaml", SMOKE], ids=["default", "smoke"])
+PARAMS_FILES = [ROOT / "params.yaml", *sorted((ROOT / "presets").glob("*.yaml"))]
+
+
+@pytest.mark.parametrize("path", PARAMS_FILES, ids=lambda p: p.name)
 def test_shipped_params_are_valid(path: Path):
     study = load_params(path)
     assert study.pretrain.cells
@@ -111,5 +114,10 @@ def test_committed_schema_is_current():
     assert committed == json.loads(json_schema()), "run `pretrainlab schema` and commit params.schema.json"
 
 
-def test_params_reference_the_schema():
-    assert "$schema=params.schema.json" in (ROOT / "params.yaml").read_text().splitlines()[0]
+@pytest.mark.parametrize("path", PARAMS_FILES, ids=lambda p: p.name)
+def test_params_reference_the_schema(path: Path):
+    """Editors find the schema from every params file, and from a preset copied over params.yaml."""
+    first = path.read_text().splitlines()[0]
+    assert first == "# yaml-language-server: $schema=params.schema.json", first
+    for folder in (path.parent, ROOT):  # where it is, and where `cp presets/<name>.yaml params.yaml` puts it
+        assert (folder / "params.schema.json").read_bytes() == (ROOT / "params.schema.json").read_bytes()

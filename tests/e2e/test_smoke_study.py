@@ -4,63 +4,17 @@ stock transformers loads the artifacts, the report has numbers, and DVC reruns o
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import ROOT, SMOKE
+from tests.checkout import make_project, run
+from tests.conftest import SMOKE
 
 pytestmark = pytest.mark.slow
-
-PROJECT_FILES = (
-    "dvc.yaml",
-    "stages",
-    "pretrainlab",
-    "lm_eval_tasks",
-    ".dvc/config",
-    ".dvcignore",
-    ".gitignore",
-)
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    env["TOKENIZERS_PARALLELISM"] = "false"
-    return env
-
-
-def run(cmd: list[str], cwd: Path, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
-    result = subprocess.run(cmd, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=timeout)
-    if check and result.returncode != 0:
-        raise AssertionError(
-            f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
-        )
-    return result
-
-
-def make_project(dest: Path, params: str) -> Path:
-    """A fresh git + DVC project holding the pipeline code and the given params."""
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in PROJECT_FILES:
-        src = ROOT / name
-        target = dest / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if src.is_dir():
-            shutil.copytree(src, target, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(src, target)
-    (dest / "params.yaml").write_text(params)
-    run(["git", "init", "-q"], dest)
-    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A"], dest)
-    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"], dest)
-    return dest
 
 
 def stale_stages(project: Path) -> set[str]:

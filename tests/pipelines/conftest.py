@@ -8,12 +8,10 @@ smoke study (tests/pipelines/test_study_flow.py) checks the real pipeline once.
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
-import yaml
 
 # Before prefect is imported anywhere in this session: its settings are read from the environment.
 _PREFECT_HOME = Path(tempfile.mkdtemp(prefix="pretrainlab-prefect-home-"))
@@ -21,8 +19,8 @@ os.environ["PREFECT_HOME"] = str(_PREFECT_HOME)
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
 import pipelines  # noqa: E402, F401 - offline defaults (no telemetry, no analytics)
-from tests.conftest import ROOT, SMOKE  # noqa: E402
-from tests.e2e.test_smoke_study import make_project, run  # noqa: E402
+from tests.checkout import make_project, run  # noqa: E402
+from tests.conftest import SMOKE  # noqa: E402
 
 # Two cells that share upstream (`prepare`) and feed one `summary`; a cell fails while a file named
 # `fail-<cell>` exists (not a dependency, so DVC still sees the stage as stale after the failure).
@@ -70,25 +68,6 @@ def make_tiny(dest: Path) -> Path:
     return dest
 
 
-def make_study_project(dest: Path, params: str) -> Path:
-    """:func:`make_project`, plus any top-level path of this checkout that a dvc.yaml stage depends on
-    and that list does not copy yet (so new stage inputs do not break these tests)."""
-    project = make_project(dest, params)
-    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-    deps = [d for stage in stages.values() for d in stage.get("do", stage).get("deps", [])]
-    tops = {d.split("/")[0] for d in deps if isinstance(d, str) and "${" not in d.split("/")[0]}
-    missing = sorted(top for top in tops if (ROOT / top).exists() and not (project / top).exists())
-    for top in missing:
-        if (ROOT / top).is_dir():
-            shutil.copytree(ROOT / top, project / top, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(ROOT / top, project / top)
-    if missing:
-        run(["git", "add", "-A"], project)
-        run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "stage inputs"], project)
-    return project
-
-
 @pytest.fixture(scope="session")
 def prefect_api() -> str:
     """A temporary Prefect server (SQLite) for the whole session; returns its API URL."""
@@ -111,4 +90,4 @@ def subprocess_env(api_url: str) -> dict[str, str]:
     return env
 
 
-__all__ = ["make_study_project", "make_tiny", "run", "subprocess_env", "write_sleeps"]
+__all__ = ["make_project", "make_tiny", "run", "subprocess_env", "write_sleeps"]

@@ -19,9 +19,8 @@ from prefect.artifacts import Artifact
 from pipelines.dag import read_graph
 from pipelines.repro import RAN, UP_TO_DATE
 from pipelines.study import study_flow
+from tests.checkout import _env, make_project, run
 from tests.conftest import SMOKE
-from tests.e2e.test_smoke_study import _env
-from tests.pipelines.conftest import make_study_project, run
 
 pytestmark = pytest.mark.slow
 
@@ -49,7 +48,7 @@ def study(tmp_path_factory, prefect_api):
     """One flow run (max_parallel 2) and, alongside it, a plain `dvc repro` of the same study."""
     params = yaml.safe_dump(two_cell_study(), sort_keys=False)
     root = tmp_path_factory.mktemp("study")
-    flowed, reference = make_study_project(root / "flow", params), make_study_project(root / "repro", params)
+    flowed, reference = make_project(root / "flow", params), make_project(root / "repro", params)
     plain = subprocess.Popen(
         [sys.executable, "-m", "dvc", "repro"],
         cwd=reference,

@@ -17,7 +17,6 @@ import errno
 import hashlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import textwrap
@@ -35,8 +34,9 @@ from typer.testing import CliRunner
 from pretrainlab import atomic
 from pretrainlab.cli import app
 from pretrainlab.training.cell import CURVE_FIELDS
-from tests.conftest import ROOT, SMOKE
-from tests.e2e.test_smoke_study import _env, make_project, run, stale_stages
+from tests.checkout import _env, make_project, run
+from tests.conftest import SMOKE
+from tests.e2e.test_smoke_study import stale_stages
 
 pytestmark = pytest.mark.slow
 
@@ -93,19 +93,9 @@ def fault_params() -> str:
 OUTPUT_FOLDERS = ("data", "metrics", "plots", "reports")
 
 
-def _copy_missing_deps(root: Path) -> None:
-    """Top-level folders dvc.yaml depends on (e.g. ``lm_eval_tasks``) that ``make_project`` left out."""
-    for stage in yaml.safe_load((root / "dvc.yaml").read_text())["stages"].values():
-        for dep in stage.get("do", stage).get("deps", []):
-            top = Path(dep).parts[0]
-            if top not in OUTPUT_FOLDERS and (ROOT / top).is_dir() and not (root / top).exists():
-                shutil.copytree(ROOT / top, root / top, ignore=shutil.ignore_patterns("__pycache__"))
-
-
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
     root = make_project(tmp_path_factory.mktemp("faults"), fault_params())
-    _copy_missing_deps(root)
     hooks = root.parent / f"{root.name}-hooks"
     hooks.mkdir()
     (hooks / "sitecustomize.py").write_text(textwrap.dedent(SITECUSTOMIZE))
