@@ -164,19 +164,20 @@ class Denoiser(Strict):
 
 
 def _ul2_default_denoisers() -> list[Denoiser]:
-    r = [Denoiser(mode="NLU", mu=3, r=0.15), Denoiser(mode="NLU", mu=8, r=0.15)]
-    s = [Denoiser(mode="S2S", r=0.25, prefix_lm=True)]
+    # UL2 paper §3.1.2 denoisers; S drawn 20% (§4.5), R and X 40% each (pretrainlab.objectives.ul2).
+    r = [Denoiser(mode="NLU", mu=3, r=0.15, weight=0.2), Denoiser(mode="NLU", mu=8, r=0.15, weight=0.2)]
+    s = [Denoiser(mode="S2S", r=0.25, prefix_lm=True, weight=0.2)]
     x = [
-        Denoiser(mode="NLG", mu=3, r=0.5),
-        Denoiser(mode="NLG", mu=8, r=0.5),
-        Denoiser(mode="NLG", mu=64, r=0.15),
-        Denoiser(mode="NLG", mu=64, r=0.5),
+        Denoiser(mode="NLG", mu=3, r=0.5, weight=0.1),
+        Denoiser(mode="NLG", mu=8, r=0.5, weight=0.1),
+        Denoiser(mode="NLG", mu=64, r=0.15, weight=0.1),
+        Denoiser(mode="NLG", mu=64, r=0.5, weight=0.1),
     ]
     return r + s + x
 
 
 class UL2Options(Strict):
-    """UL2's mixture of denoisers (R, S, X), sampled per example by ``weight`` (uniform by default)."""
+    """UL2's mixture of denoisers (R, S, X), sampled per example by ``weight`` (S 20% by default)."""
 
     denoisers: Annotated[list[Denoiser], Field(min_length=1)] = Field(default_factory=_ul2_default_denoisers)
 

@@ -20,9 +20,11 @@ each position predicts the original token there (loss on ``aligned_labels``).
 
 Every objective uses the same raw length for a given ``seq_len`` on every architecture, so cells that
 differ only in architecture train on the same tokens. That length is set by the decoder budget:
-``len(inputs) + len(targets) <= seq_len``. :attr:`ObjectiveSpec.padded_lengths` gives the static
-(input_len, target_len) to pass to ``collate``: for ED the longest inputs and the longest targets; for
-decoders and the encoder a pair whose sum is the longest ``inputs ⊕ targets`` (only the sum matters).
+``len(inputs) + len(targets) <= seq_len``. For ``ul2`` it is the window the longest denoiser reads; each
+denoiser is sized on its own and reads the window's first tokens (:mod:`pretrainlab.objectives.ul2`).
+:attr:`ObjectiveSpec.padded_lengths` gives the static (input_len, target_len) to pass to ``collate``: for
+ED the longest inputs and the longest targets; for decoders and the encoder a pair whose sum is the
+longest ``inputs ⊕ targets`` (only the sum matters).
 """
 
 from __future__ import annotations

@@ -37,3 +37,32 @@ def test_worked_example_shape_and_determinism():
     b = mlm(tokens, np.random.default_rng(5), MLMOptions(mask_rate=0.4), SPECIALS)[0]
     assert (a.aligned_labels != IGNORE).sum() == 2
     assert np.array_equal(a.inputs, b.inputs) and np.array_equal(a.aligned_labels, b.aligned_labels)
+
+
+def test_specials_are_never_masked_or_drawn_over_many_seeds():
+    special_ids = np.array(sorted(SPECIALS.all_ids))
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        tokens = rng.integers(200, 2048, size=(200, 64))
+        sprinkle = rng.random(tokens.shape) < 0.3  # separators, mode tokens, sentinels, pad, ... everywhere
+        tokens[sprinkle] = rng.choice(special_ids, size=int(sprinkle.sum()))
+        examples = mlm(tokens, rng, MLMOptions(mask_rate=0.3), SPECIALS)
+        inputs = np.stack([e.inputs for e in examples])
+        labels = np.stack([e.aligned_labels for e in examples])
+        selected = labels != IGNORE
+        assert not (selected & sprinkle).any()
+        assert (inputs[sprinkle] == tokens[sprinkle]).all()
+        regular = (~sprinkle).sum(axis=1)
+        assert (selected.sum(axis=1) == np.minimum(round(64 * 0.3), regular)).all()
+        changed = selected & (inputs != tokens) & (inputs != SPECIALS.mask)
+        assert changed.any() and not np.isin(inputs[changed], special_ids).any()
+
+
+def test_a_window_full_of_separators():
+    eos = SPECIALS.eos
+    tokens = np.full((2, 40), eos)
+    tokens[0, [3, 17, 30]] = [500, 501, 502]
+    few, none = mlm(tokens, np.random.default_rng(0), MLMOptions(), SPECIALS)
+    assert np.flatnonzero(few.aligned_labels != IGNORE).tolist() == [3, 17, 30]  # all 3 < round(40·0.15)
+    assert (few.inputs[few.aligned_labels == IGNORE] == eos).all()
+    assert (none.aligned_labels == IGNORE).all() and (none.inputs == eos).all()
