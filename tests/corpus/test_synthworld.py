@@ -244,6 +244,28 @@ def test_prompted_tasks_are_answerable_from_the_prompt(world):
         assert it.choices[it.answer] == f" {person.job.past}."
 
 
+def test_reading_comprehension_states_every_choice_once_for_a_different_person(world):
+    from pretrainlab.corpus.synthworld.training_tasks import RC_QUESTIONS
+
+    for it in generate_task_items("reading_comprehension.biography", 40, **WORLD):
+        # the subject is named in full and asked about (first letter aside: one template lowercases it)
+        ((subject, asked),) = [
+            (p, r)
+            for p in world.people
+            if p.name in it.prompt
+            for r, q in RC_QUESTIONS.items()
+            if q.format(g=p.given)[1:] in it.prompt
+        ]
+        assert it.choices[it.answer].strip() == fact_of(world, asked, subject.name).obj
+        for j, choice in enumerate(it.choices):
+            value = choice.strip()
+            assert len(re.findall(rf"(?<!\w){re.escape(value)}(?!\w)", it.prompt)) == 1, (value, it.prompt)
+            if j != it.answer:  # a distractor is the same fact of someone else the passage names
+                holders = [p for p in world.people if fact_of(world, asked, p.name).obj == value]
+                assert subject not in holders
+                assert any(re.search(rf"\b{p.given}\b", it.prompt) for p in holders), (value, it.prompt)
+
+
 def test_sentiment_labels_follow_the_lexicon():
     from pretrainlab.corpus.synthworld.lexicon import SENTIMENT
 

@@ -7,8 +7,8 @@ states: what each occupation does, and the cause-effect episodes of its stories.
 
 from __future__ import annotations
 
-from .items import SIMPLE_RELATIONS, Context, FamilySpec, family
-from .lexicon import CAUSE_EFFECT, OCCUPATIONS
+from .items import OCCUPATION_NAMES, SIMPLE_RELATIONS, Context, FamilySpec, family
+from .lexicon import CAUSE_EFFECT, OCCUPATION_BY_NAME
 from .pen import cap
 from .phrasing import Fact, article, fact_of, state
 from .world import Person
@@ -25,7 +25,7 @@ def _nli(ctx: Context, p: Person, t: int):
         state(fact_of(w, r, p.name), k, world=w, form="name" if i == 0 else "pronoun")
         for i, (r, k) in enumerate(zip(premise_relations, used, strict=True))
     )
-    label = d.below(3)  # 0 entailed, 1 neutral, 2 contradicted
+    label = ctx.target  # 0 entailed, 1 neutral, 2 contradicted
     if label == 1:
         relation = d.pick([r for r in SIMPLE_RELATIONS if r not in premise_relations])
         f = fact_of(w, relation, p.name)
@@ -65,8 +65,7 @@ ROLE_SENTENCES = (
 def _coref_frame(ctx: Context, a: Person, b: Person) -> tuple[Person, Person, Person, tuple[str, ...], int]:
     """Sentence order (X, Y), the referent, choices in sentence order and the answer index."""
     x, y = (a, b) if ctx.dice.chance(0.5) else (b, a)
-    referent = ctx.dice.pick((x, y))
-    return x, y, referent, (" " + x.given, " " + y.given), 0 if referent is x else 1
+    return x, y, (x, y)[ctx.target], (" " + x.given, " " + y.given), ctx.target
 
 
 def _coref_gender(ctx: Context, a: Person, t: int):
@@ -107,8 +106,8 @@ def _coref_role(ctx: Context, a: Person, t: int):
 
 # --------------------------------------------------------------------------- sentence completion
 def _completion_occupation(ctx: Context, p: Person, t: int):
-    wrong = [o.past for o in ctx.dice.sample([o for o in OCCUPATIONS if o.name != p.occupation], 3)]
-    choices, answer = ctx.choices(p.job.past + ".", [w + "." for w in wrong])
+    wrong = ctx.distractors(p.occupation, 3, OCCUPATION_NAMES)
+    choices, answer = ctx.choices(p.job.past + ".", [OCCUPATION_BY_NAME[w].past + "." for w in wrong])
     prompt = (
         f"{p.name} works as {article(p.occupation)}. On Monday morning, {p.given}",
         f"{p.name} is {article(p.occupation)} at {p.employer}. Which ending is most likely?\n{p.given} went to work and",
@@ -144,7 +143,12 @@ SPECS: tuple[FamilySpec, ...] = (
     family("coreference.gender", 2, lambda ctx: ctx.people, _coref_gender, held_out=True),
     family("coreference.role", 2, lambda ctx: ctx.people, _coref_role, held_out=True),
     family(
-        "sentence_completion.occupation", 4, lambda ctx: ctx.people, _completion_occupation, held_out=True
+        "sentence_completion.occupation",
+        4,
+        lambda ctx: ctx.people,
+        _completion_occupation,
+        held_out=True,
+        label=lambda p: p.occupation,
     ),
     family(
         "sentence_completion.cause_effect", 2, lambda ctx: ctx.people, _completion_cause_effect, held_out=True

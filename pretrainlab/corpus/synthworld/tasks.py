@@ -6,8 +6,11 @@ multitask finetuning never sees.
 
 Splits: the world's people, cities and organizations are halved once per seed; "eval" items are about
 one half, "train" items about the other, and every prompt names its item's subject, so the two splits
-share no item. Item ``i`` uses subject ``i mod L`` (subjects shuffled) and template ``(i + i // L) mod 3``,
-so ``L * 3`` items cover every (subject, template) pair before any repeats.
+share no item. Item ``i`` uses template ``(i + i // L) mod 3`` for ``L`` anchors (subjects) and anchor
+``i mod L`` (anchors shuffled), so ``L * 3`` items cover every (subject, template) pair before any
+repeats; a family that declares a gold ``label`` visits its anchors round-robin over labels instead
+(:func:`~.items.by_label`), so each label is gold equally often. The gold position of the items of one
+template follows a :class:`~.items.Balanced` schedule drawn from its own seeded stream.
 
 >>> items = generate_task_items("comparison.age", 2, entities=40, documents=200, seed=0)
 >>> [len(i.choices) for i in items], TASK_FAMILIES["comparison.age"].random_baseline()
@@ -22,7 +25,7 @@ from typing import TypeVar
 from .dice import Dice
 from .documents import stated_facts
 from .held_out_tasks import SPECS as HELD_OUT_SPECS
-from .items import Context, FamilySpec, TaskFamily, TaskItem
+from .items import Balanced, Context, FamilySpec, TaskFamily, TaskItem, by_label
 from .training_tasks import SPECS as TRAINING_SPECS
 from .world import World, build_world
 
@@ -108,9 +111,16 @@ def generate_task_items(
         )
     ctx.dice.shuffle(anchors)
     fam = spec.family
+    order = anchors
+    if spec.label is not None:
+        order = by_label(anchors, spec.label, n, ctx.dice)
+        ctx.labels = tuple(dict.fromkeys(spec.label(a) for a in anchors))
+    positions = Dice.from_seed(seed, "positions", task, split)
+    schedules = [Balanced(positions, fam.num_choices) for _ in fam.templates]
     items = []
     for i in range(n):
         t = (i + i // len(anchors)) % len(fam.templates)
-        prompt, choices, answer = spec.make(ctx, anchors[i % len(anchors)], t)
+        ctx.target = schedules[t].next()
+        prompt, choices, answer = spec.make(ctx, order[i % len(order)], t)
         items.append(TaskItem(fam.name, fam.cluster, fam.templates[t], prompt, choices, answer, fam.held_out))
     return items
