@@ -34,18 +34,22 @@ Choices made here (each changes the numbers, so each is written down):
   the model sees at most ``seq_len`` tokens: decoders ``len(inputs) + len(targets) <= seq_len``; the
   encoder-decoder bounds the encoder and the decoder separately. Mode tokens, sentinels and EOS are
   kept; a choice longer than the room left is cut from the right (at least one prompt token stays).
-* **Batching.** All choices of all items are scored together, sorted by length and cut into
-  batches of at most ``max_batch_tokens`` padded tokens, under ``torch.inference_mode``.
+* **Batching.** All choices of all items are scored together, under ``torch.inference_mode``: the
+  choices that share a prompt are one row, the prompt read once (:mod:`.batched_scoring`), rows sorted
+  by length and cut into batches of at most ``max_batch_tokens`` padded tokens. :func:`reference_scorer`
+  scores each (prompt, choice) as its own sequence; the two agree up to float rounding.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from pretrainlab.evaluation.batched_scoring import score_shared_prompts
 from pretrainlab.models.layout import collate, forward_logits, token_log_probs
 from pretrainlab.objectives.example import IGNORE, Example
 from pretrainlab.tokenization.specials import SpecialTokens
@@ -205,6 +209,18 @@ def _batches(examples: Sequence[Example], max_batch_tokens: int) -> list[list[in
     return batches
 
 
+@contextmanager
+def _evaluating(model: torch.nn.Module) -> Iterator[None]:
+    """Eval mode under ``torch.inference_mode``; the model's train/eval mode is restored after."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            yield
+    finally:
+        model.train(was_training)
+
+
 def model_scorer(
     model: torch.nn.Module,
     arch: str,
@@ -213,32 +229,56 @@ def model_scorer(
     max_batch_tokens: int = 8192,
     device: torch.device | str | None = None,
 ) -> Scorer:
-    """A :data:`Scorer` backed by ``model`` (``collate`` + ``forward_logits`` + ``token_log_probs``)."""
+    """A :data:`Scorer` backed by ``model``: the examples that share their inputs (an item's choices) are
+    scored in one row, the prompt read once (:func:`.batched_scoring.score_shared_prompts`)."""
+    target_device = torch.device(device) if device is not None else next(model.parameters()).device
+
+    def score(examples: Sequence[Example], skip: Sequence[int]) -> np.ndarray:
+        with _evaluating(model):
+            return score_shared_prompts(
+                model,  # type: ignore[arg-type]
+                arch,
+                specials,
+                examples,
+                skip,
+                max_batch_tokens=max_batch_tokens,
+                device=target_device,
+            )
+
+    return score
+
+
+def reference_scorer(
+    model: torch.nn.Module,
+    arch: str,
+    specials: SpecialTokens,
+    *,
+    max_batch_tokens: int = 8192,
+    device: torch.device | str | None = None,
+) -> Scorer:
+    """The reference :data:`Scorer`: every example its own padded sequence (``collate`` +
+    ``forward_logits`` + ``token_log_probs``), the prompt read once per choice. :func:`model_scorer`
+    must equal it; tests and ``benchmarks/eval_throughput.py`` compare the two."""
     target_device = torch.device(device) if device is not None else next(model.parameters()).device
 
     def score(examples: Sequence[Example], skip: Sequence[int]) -> np.ndarray:
         out = np.zeros(len(examples), dtype=np.float64)
-        was_training = model.training
-        model.eval()
-        try:
-            with torch.inference_mode():
-                for idx in _batches(examples, max_batch_tokens):
-                    chunk = [examples[i] for i in idx]
-                    input_len = max(len(e.inputs) for e in chunk)
-                    target_len = max(len(e.targets) for e in chunk)
-                    batch = collate(chunk, arch, specials, input_len, target_len).to(target_device)
-                    logits = forward_logits(model, arch, batch)
-                    valid = batch.labels != IGNORE
-                    rank = torch.cumsum(valid.long(), dim=1)  # 1 for the first target token, ...
-                    skip_t = torch.as_tensor([skip[i] for i in idx], device=rank.device).unsqueeze(1)
-                    kept = valid & (rank > skip_t)
-                    # Softmax only where a choice token is scored (prompt positions are most of a batch).
-                    picked = token_log_probs(logits[kept].unsqueeze(0), batch.labels[kept].unsqueeze(0))[0]
-                    rows = kept.nonzero()[:, 0]
-                    sums = torch.zeros(len(idx), dtype=torch.float64, device=picked.device)
-                    out[idx] = sums.index_add_(0, rows, picked.double()).cpu().numpy()
-        finally:
-            model.train(was_training)
+        with _evaluating(model):
+            for idx in _batches(examples, max_batch_tokens):
+                chunk = [examples[i] for i in idx]
+                input_len = max(len(e.inputs) for e in chunk)
+                target_len = max(len(e.targets) for e in chunk)
+                batch = collate(chunk, arch, specials, input_len, target_len).to(target_device)
+                logits = forward_logits(model, arch, batch)
+                valid = batch.labels != IGNORE
+                rank = torch.cumsum(valid.long(), dim=1)  # 1 for the first target token, ...
+                skip_t = torch.as_tensor([skip[i] for i in idx], device=rank.device).unsqueeze(1)
+                kept = valid & (rank > skip_t)
+                # Softmax only where a choice token is scored (prompt positions are most of a batch).
+                picked = token_log_probs(logits[kept].unsqueeze(0), batch.labels[kept].unsqueeze(0))[0]
+                rows = kept.nonzero()[:, 0]
+                sums = torch.zeros(len(idx), dtype=torch.float64, device=picked.device)
+                out[idx] = sums.index_add_(0, rows, picked.double()).cpu().numpy()
         return out
 
     return score

@@ -5,12 +5,14 @@ import pytest
 import torch
 
 from pretrainlab.config.schema import ModelSize
+from pretrainlab.evaluation.batched_scoring import tree_attention_mask
 from pretrainlab.evaluation.rank_classification import (
     EncodedItem,
     PromptFormat,
     encode_items,
     model_scorer,
     rank_classify,
+    reference_scorer,
 )
 from pretrainlab.objectives.example import Example
 from pretrainlab.tokenization.specials import SpecialTokens
@@ -217,3 +219,124 @@ def test_greedy_continuation_wins_for_a_causal_decoder(models):
     scorer = model_scorer(model, "causal_decoder", SPECIALS)
     result = rank_classify(items, scorer, PromptFormat(), arch="causal_decoder", seq_len=SEQ_LEN)
     assert result.correct.all(), result.predictions
+
+
+# ------------------------------------------------- shared-prompt scoring == the per-choice reference
+FORMATS = {"plain": "full_lm", "sentinel": "span_corruption", "ul2": "ul2"}
+
+
+def _random_items(rng, n):
+    """Items with 2-4 choices of 1-5 tokens; prompts up to 40 tokens, so some exceed SEQ_LEN and are
+    cut differently per choice length; some items repeat a choice or share a prompt."""
+    items = []
+    for k in range(n):
+        prompt = _regular(rng, int(rng.integers(1, 41)))
+        choices = [_regular(rng, int(rng.integers(1, 6))) for _ in range(int(rng.integers(2, 5)))]
+        if k % 5 == 0:
+            choices.append(choices[0].copy())  # the same choice twice
+        if k % 7 == 3:
+            prompt = items[-1].prompt  # the previous item's prompt again
+        items.append(EncodedItem(prompt, tuple(choices), answer=0, choice_bytes=(1,) * len(choices)))
+    return items
+
+
+def _both(model, arch, fmt, items, max_batch_tokens):
+    examples = [fmt.example(i.prompt, c, arch=arch, seq_len=SEQ_LEN) for i in items for c in i.choices]
+    skip = [fmt.skipped_targets] * len(examples)
+    want = reference_scorer(model, arch, SPECIALS)(examples, skip)
+    got = model_scorer(model, arch, SPECIALS, max_batch_tokens=max_batch_tokens)(examples, skip)
+    return got, want
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("name", FORMATS)
+def test_shared_prompt_scores_equal_the_per_choice_reference(models, arch, name):
+    fmt = PromptFormat.for_model(FORMATS[name], adapted=False, specials=SPECIALS)
+    items = _random_items(np.random.default_rng(5), 24)
+    for max_batch_tokens in (8192, 24):  # one batch; and rows split between batches and branches
+        got, want = _both(models[arch], arch, fmt, items, max_batch_tokens)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+    assert np.all(want < 0)
+    ranked = rank_classify(items, model_scorer(models[arch], arch, SPECIALS), fmt, arch=arch, seq_len=SEQ_LEN)
+    reference = rank_classify(
+        items, reference_scorer(models[arch], arch, SPECIALS), fmt, arch=arch, seq_len=SEQ_LEN
+    )
+    assert ranked.predictions.tolist() == reference.predictions.tolist()
+
+
+def test_bert_style_encoder_scores_equal_the_reference():
+    from pretrainlab.models.build import build_model
+
+    model = build_model("encoder", SIZE, SPECIALS, seq_len=SEQ_LEN, seed=0).eval()
+    fmt = PromptFormat.for_model("mlm", adapted=False, specials=SPECIALS)
+    items = _random_items(np.random.default_rng(6), 16)
+    for max_batch_tokens in (8192, 24):
+        got, want = _both(model, "encoder", fmt, items, max_batch_tokens)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+    assert np.all(want < 0)
+
+
+def test_shared_prompt_scores_equal_the_reference_under_sdpa():
+    from pretrainlab.models.build import build_model
+
+    arch = "noncausal_decoder"
+    model = build_model(arch, SIZE, SPECIALS, seq_len=SEQ_LEN, seed=0, attn_implementation="sdpa").eval()
+    got, want = _both(model, arch, PromptFormat(), _random_items(np.random.default_rng(7), 12), 8192)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_the_prompt_is_read_once_for_all_choices(models, arch):
+    model = models[arch]
+    prompt, choices = (
+        _regular(np.random.default_rng(8), 20),
+        [ids(30, 31), ids(32, 33), ids(34, 35), ids(36, 37)],
+    )
+    examples = [Example(prompt, c) for c in choices]
+    positions = []
+    hook = model.base_model.register_forward_pre_hook(
+        lambda _, args, kwargs: positions.append(
+            sum(kwargs[k].numel() for k in ("input_ids", "decoder_input_ids") if kwargs.get(k) is not None)
+        ),
+        with_kwargs=True,
+    )
+    try:
+        model_scorer(model, arch, SPECIALS)(examples, [0] * 4)
+    finally:
+        hook.remove()
+    assert positions == [20 + 4 * 2]  # one pass: the prompt once, then each choice (reference: 4 x 22)
+
+
+def test_tree_mask_worked_example():
+    # inputs [a b c], choices [x y] and [z] -> one row [a b c x y z] (the batched_scoring docstring)
+    real = torch.ones(1, 6, dtype=torch.bool)
+    branch = torch.tensor([[0, 0, 0, 1, 1, 2]])
+    expected_cd = [
+        [1, 0, 0, 0, 0, 0],
+        [1, 1, 0, 0, 0, 0],
+        [1, 1, 1, 0, 0, 0],
+        [1, 1, 1, 1, 0, 0],  # x sees the prompt and itself
+        [1, 1, 1, 1, 1, 0],  # y sees the prompt, x and itself
+        [1, 1, 1, 0, 0, 1],  # z sees the prompt and itself, never the other choice
+    ]
+    causal = torch.zeros(1, 6, dtype=torch.bool)
+    allowed = tree_attention_mask(real, branch, causal, torch.float32)[0, 0] == 0
+    assert allowed.int().tolist() == expected_cd
+    prefix = torch.tensor([[True, True, True, False, False, False]])  # ND: the prompt is bidirectional
+    allowed = tree_attention_mask(real, branch, prefix, torch.float32)[0, 0] == 0
+    assert allowed[:3].int().tolist() == [[1, 1, 1, 0, 0, 0]] * 3
+    assert allowed[3:].int().tolist() == expected_cd[3:]
+
+
+def test_scoring_restores_training_mode_and_rejects_mismatched_examples(models):
+    model = models["causal_decoder"].train()
+    try:
+        model_scorer(model, "causal_decoder", SPECIALS)([Example(ids(20, 21), ids(22))], [0])
+        assert model.training
+    finally:
+        model.eval()
+    labelled = Example(ids(20, SPECIALS.mask), ids(), aligned_labels=ids(-100, 22))
+    with pytest.raises(ValueError, match="aligned_labels"):
+        model_scorer(model, "causal_decoder", SPECIALS)([labelled], [0])
+    with pytest.raises(ValueError, match="aligned_labels"):
+        model_scorer(model, "encoder", SPECIALS)([Example(ids(20), ids(22))], [0])

@@ -1,0 +1,307 @@
+"""Shared-prompt scoring: every choice of an item in one row, the prompt encoded once.
+
+Rank classification asks for ``log p(choice | prompt)`` of several choices that share a prompt. Scoring
+each (prompt, choice) pair as its own sequence runs the prompt through the model once per choice; here
+the examples that share their ``inputs`` become one *row* — the inputs once (the trunk), then every
+distinct ``targets`` (a branch) — under a tree mask, so one forward pass scores them all.
+
+Worked example: inputs ``[a b c]`` with choices ``[x y]`` and ``[z]`` (``T`` = trunk, ``1``/``2`` = branches).
+
+causal / non-causal decoder, one row ``[a b c x y z]``::
+
+    branch     [T T T 1 1 2]
+    positions  [0 1 2 3 4 3]        # each branch continues the trunk's positions, as if it were alone
+    a query sees a key iff   same row  and  (key <= query or key in a bidirectional trunk)
+                             and (key in the trunk or key in the query's own branch)
+    scored     x at c, y at x (branch 1); z at c (branch 2)
+
+The trunk never sees a branch, so its states — the non-causal decoder's bidirectional prefix included
+— are exactly those of each one-choice sequence, and each branch token sees exactly the keys it would
+see there, at the same positions: the numbers are the per-choice ones up to float rounding. This is a
+key/value cache of the prompt reused by every choice, done in one pass with the model's plain
+``(input_ids, 4-D additive attention_mask, position_ids)`` interface, the same one packed training rows
+use (:func:`pretrainlab.models.masks.packed_attention_mask`), so it runs under eager and SDPA alike.
+
+encoder-decoder: the encoder reads ``[a b c]`` once; the decoder row holds each branch's
+``[bos, targets[:-1]]`` side by side (``[bos x bos]``, positions ``[0 1 0]``), causal within a branch,
+blind across branches, every branch cross-attending to the same encoder row.
+
+BERT-style encoder (``aligned_labels``): examples with identical inputs (choices of the same token
+count share ``prompt <mask>×k``) are one bidirectional row; each choice reads its labels from it.
+
+Only the hidden states at scored positions go through the LM head (a tiny model's head is a third of
+its compute). Rows are sorted by length and cut into batches of at most ``max_batch_tokens`` padded
+tokens; a row with too many branches for one batch is split between rows. On CPU batches hold at most
+:data:`CPU_BATCH_TOKENS`: a tiny model's activations then stay in cache, and neighbours in the length
+order pad each other by ~3% instead of ~15% (measured on the default study: 1024 tokens beat 8192 by
+~1.3x; the numbers do not depend on the batching).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from transformers import PreTrainedModel
+
+from pretrainlab.models.layout import DECODERS, token_log_probs
+from pretrainlab.objectives.example import IGNORE, Example
+from pretrainlab.tokenization.specials import SpecialTokens
+
+ARCHS = (*DECODERS, "encoder_decoder", "encoder")
+CPU_BATCH_TOKENS = 1024  # on CPU, batches of at most this many padded tokens (see the module docstring)
+
+
+@dataclass
+class _Group:
+    """Examples that share ``inputs``: their distinct targets and who asked for which."""
+
+    inputs: np.ndarray
+    branches: list[np.ndarray] = field(default_factory=list)
+    members: list[tuple[int, int, int]] = field(default_factory=list)  # (example, branch, skip)
+
+
+@dataclass(frozen=True)
+class _Row:
+    """One row of a batch and the (position, label, example) triples scored in it."""
+
+    tokens: np.ndarray  # decoders and the encoder: the whole sequence; ED: the decoder's
+    positions: np.ndarray
+    branch: np.ndarray  # 0 = trunk, i = the i-th branch
+    bidirectional: np.ndarray  # bool: a key every position of the row may see (an ND/encoder prefix)
+    encoder_tokens: np.ndarray | None  # ED only
+    scored: np.ndarray  # [n, 3] int64: position in the row, label, example index
+
+    @property
+    def length(self) -> tuple[int, int]:
+        return (0 if self.encoder_tokens is None else len(self.encoder_tokens), len(self.tokens))
+
+
+def group_by_inputs(
+    examples: Sequence[Example], skip: Sequence[int], arch: str
+) -> tuple[list[_Group], list[np.ndarray | None]]:
+    """Examples grouped by identical inputs (identical targets within a group are scored once).
+
+    The BERT-style encoder groups by its whole sequence and has no branches; its members point at
+    their own ``aligned_labels`` (the second return value, by example).
+    """
+    if arch not in ARCHS:
+        raise KeyError(f"unknown architecture {arch!r}; valid names: {', '.join(ARCHS)}")
+    groups: dict[bytes, _Group] = {}
+    labels: list[np.ndarray | None] = []
+    for index, (example, n_skip) in enumerate(zip(examples, skip, strict=True)):
+        inputs = np.asarray(example.inputs, dtype=np.int64)
+        targets = np.asarray(example.targets, dtype=np.int64)
+        if arch == "encoder":
+            if example.aligned_labels is None:
+                raise ValueError(
+                    "the encoder architecture needs examples with aligned_labels (the mlm objective)"
+                )
+            inputs = np.concatenate([inputs, targets])
+            labels.append(np.asarray(example.aligned_labels, dtype=np.int64))
+        elif example.aligned_labels is not None:
+            raise ValueError(
+                f"{arch} predicts next tokens; examples with aligned_labels (mlm) need the encoder"
+            )
+        else:
+            labels.append(None)
+            if len(inputs) == 0 and arch in DECODERS and len(targets) > int(n_skip):
+                raise ValueError("a decoder needs at least one input token to score the first target token")
+        group = groups.setdefault(inputs.tobytes(), _Group(inputs))
+        if arch == "encoder":
+            group.members.append((index, -1, int(n_skip)))
+            continue
+        b = next((k for k, seen in enumerate(group.branches) if np.array_equal(seen, targets)), None)
+        if b is None:
+            b = len(group.branches)
+            group.branches.append(targets)
+        group.members.append((index, b, int(n_skip)))
+    return list(groups.values()), labels
+
+
+def _chunks(group: _Group, trunk: int, max_tokens: int, start: int) -> list[list[int]]:
+    """Branch indices per row: as many branches as fit in ``max_tokens`` with the trunk (at least one)."""
+    rows: list[list[int]] = [[]]
+    used = trunk
+    for b, branch in enumerate(group.branches):
+        cost = len(branch) + start
+        if rows[-1] and used + cost > max_tokens:
+            rows.append([])
+            used = trunk
+        rows[-1].append(b)
+        used += cost
+    return rows
+
+
+def layout_rows(
+    group: _Group, arch: str, specials: SpecialTokens, labels: Sequence[np.ndarray | None], max_tokens: int
+) -> list[_Row]:
+    """The rows of one group (one unless its branches do not fit in ``max_tokens``)."""
+    trunk = group.inputs
+    if arch == "encoder":
+        scored = []
+        for example, _, _ in group.members:
+            aligned = labels[example]
+            assert aligned is not None
+            where = np.flatnonzero(aligned != IGNORE)
+            scored.append(np.stack([where, aligned[where], np.full(len(where), example)], axis=1))
+        n = len(trunk)
+        return [_Row(trunk, np.arange(n), np.zeros(n, np.int64), np.ones(n, bool), None, _stack(scored))]
+    encoder_decoder = arch == "encoder_decoder"
+    p = 0 if encoder_decoder else len(trunk)
+    rows = []
+    for chunk in _chunks(group, p, max_tokens, int(encoder_decoder)):
+        tokens = [] if encoder_decoder else [trunk]
+        positions = [] if encoder_decoder else [np.arange(p)]
+        branch_ids = [] if encoder_decoder else [np.zeros(p, np.int64)]
+        starts: dict[int, int] = {}
+        offset = p
+        for i, b in enumerate(chunk, 1):
+            target = group.branches[b]
+            seq = np.concatenate([[specials.bos], target[:-1]]) if encoder_decoder else target
+            seq = seq if len(target) else target  # an empty target adds nothing
+            starts[b] = offset
+            tokens.append(seq)
+            positions.append(p + np.arange(len(seq)))
+            branch_ids.append(np.full(len(seq), i, np.int64))
+            offset += len(seq)
+        scored = []
+        for example, b, skip in group.members:
+            if b not in starts:
+                continue
+            target = group.branches[b]
+            j = np.arange(skip, len(target))
+            # the decoder predicts target j from the token before it (the trunk's last for j = 0);
+            # the ED decoder from its own input at j ([bos, targets[:-1]] is targets shifted right)
+            at = starts[b] + j if encoder_decoder else np.where(j == 0, p - 1, starts[b] + j - 1)
+            scored.append(np.stack([at, target[j], np.full(len(j), example)], axis=1))
+        flat = np.concatenate(tokens).astype(np.int64)
+        bidirectional = np.zeros(len(flat), bool)
+        if arch == "noncausal_decoder":
+            bidirectional[:p] = True
+        rows.append(
+            _Row(
+                flat,
+                np.concatenate(positions),
+                np.concatenate(branch_ids),
+                bidirectional,
+                trunk if encoder_decoder else None,
+                _stack(scored),
+            )
+        )
+    return rows
+
+
+def _stack(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts).astype(np.int64) if parts else np.zeros((0, 3), np.int64)
+
+
+def batches(rows: Sequence[_Row], max_batch_tokens: int) -> list[list[int]]:
+    """Row indices sorted by length, cut into batches of at most ``max_batch_tokens`` padded tokens."""
+    out: list[list[int]] = []
+    current: list[int] = []
+    longest = (0, 0)
+    for i in sorted(range(len(rows)), key=lambda i: rows[i].length):
+        grown = (max(longest[0], rows[i].length[0]), max(longest[1], rows[i].length[1]))
+        if current and (len(current) + 1) * sum(grown) > max_batch_tokens:
+            out.append(current)
+            current, grown = [], rows[i].length
+        current.append(i)
+        longest = grown
+    if current:
+        out.append(current)
+    return out
+
+
+def _pad(rows: Sequence[np.ndarray], value: int | bool, dtype) -> torch.Tensor:
+    out = np.full((len(rows), max(len(r) for r in rows)), value, dtype=dtype)
+    for i, row in enumerate(rows):
+        out[i, : len(row)] = row
+    return torch.from_numpy(out)
+
+
+def tree_attention_mask(
+    real: torch.Tensor, branch: torch.Tensor, bidirectional: torch.Tensor, dtype: torch.dtype
+) -> torch.Tensor:
+    """[B, 1, T, T] additive mask: q sees k iff both are real (or both pads), ``k <= q`` or
+    ``bidirectional[k]``, and k is in the trunk (branch 0) or in q's branch. Pads see earlier pads, so
+    no query row is empty."""
+    T = real.shape[1]
+    positions = torch.arange(T, device=real.device)
+    causal = (positions[None, :] <= positions[:, None])[None]
+    same_kind = real[:, :, None] == real[:, None, :]
+    lineage = (branch[:, None, :] == 0) | (branch[:, None, :] == branch[:, :, None])
+    allowed = same_kind & (causal | bidirectional[:, None, :]) & lineage
+    zero = torch.zeros((), dtype=dtype, device=real.device)
+    return torch.where(allowed, zero, torch.finfo(dtype).min)[:, None]
+
+
+def _hidden(model: PreTrainedModel, rows: Sequence[_Row], pad: int, device: torch.device) -> torch.Tensor:
+    """The last hidden states [B, T, d] of one batch of rows (decoder side for ED)."""
+    dtype = next(model.parameters()).dtype
+    tokens = _pad([r.tokens for r in rows], pad, np.int64).to(device)
+    real = _pad([np.ones(len(r.tokens), bool) for r in rows], False, bool).to(device)
+    mask = tree_attention_mask(
+        real,
+        _pad([r.branch for r in rows], 0, np.int64).to(device),
+        _pad([r.bidirectional for r in rows], False, bool).to(device),
+        dtype,
+    )
+    positions = _pad([r.positions for r in rows], 0, np.int64).to(device)
+    if rows[0].encoder_tokens is None:
+        out = model.base_model(input_ids=tokens, attention_mask=mask, position_ids=positions, use_cache=False)
+    else:
+        encoder = [r.encoder_tokens for r in rows]
+        out = model.base_model(
+            input_ids=_pad(encoder, pad, np.int64).to(device),  # type: ignore[arg-type]
+            attention_mask=_pad([np.ones(len(e), np.int64) for e in encoder], 0, np.int64).to(device),  # type: ignore[arg-type]
+            decoder_input_ids=tokens,
+            decoder_attention_mask=mask,
+            decoder_position_ids=positions,
+            use_cache=False,
+        )
+    return out.last_hidden_state
+
+
+def lm_head(model: PreTrainedModel) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Hidden states → logits exactly as the model's own forward computes them (soft-capping included)."""
+    head = model.get_output_embeddings()
+    cap = model.get_decoder().config.final_logit_softcapping
+    if cap is None:
+        return head
+    return lambda hidden: torch.tanh(head(hidden) / cap) * cap
+
+
+def score_shared_prompts(
+    model: PreTrainedModel,
+    arch: str,
+    specials: SpecialTokens,
+    examples: Sequence[Example],
+    skip: Sequence[int],
+    *,
+    max_batch_tokens: int,
+    device: torch.device,
+) -> np.ndarray:
+    """Summed log-prob of ``targets[skip:]`` per example (``aligned_labels`` for the encoder), float64.
+
+    The caller puts the model in eval mode and under ``torch.inference_mode``.
+    """
+    if device.type == "cpu":  # small batches stay in cache and pad less: faster on CPU (the module docstring)
+        max_batch_tokens = min(max_batch_tokens, CPU_BATCH_TOKENS)
+    groups, labels = group_by_inputs(examples, skip, arch)
+    rows = [row for g in groups for row in layout_rows(g, arch, specials, labels, max_batch_tokens)]
+    head = lm_head(model)
+    out = torch.zeros(len(examples), dtype=torch.float64)
+    for idx in batches(rows, max_batch_tokens):
+        chunk = [rows[i] for i in idx]
+        scored = [r.scored for r in chunk]
+        if not sum(len(s) for s in scored):
+            continue
+        which = torch.from_numpy(np.repeat(np.arange(len(chunk)), [len(s) for s in scored])).to(device)
+        flat = torch.from_numpy(np.concatenate(scored)).to(device)
+        hidden = _hidden(model, chunk, specials.pad, device)[which, flat[:, 0]]
+        picked = token_log_probs(head(hidden)[None], flat[None, :, 1])[0]
+        out.index_add_(0, flat[:, 2].cpu(), picked.double().cpu())
+    return out.numpy()
