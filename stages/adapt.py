@@ -22,6 +22,7 @@ from pretrainlab.config.schema import (
 from pretrainlab.config.schema import Params as Study
 from pretrainlab.corpus.build import build_corpus
 from pretrainlab.errors import UserInputError
+from pretrainlab.evaluation.prompt_formats import prompt_format_name
 from pretrainlab.objectives.registry import get_objective
 from pretrainlab.tokenization.encode import encode_corpus
 from pretrainlab.tokenization.load import load_tokenizer
@@ -96,6 +97,7 @@ def run(name: str, params: Params, resources: ResourcesConfig) -> None:
         "from": cell.from_,
         "arch": cell.arch,
         "objective": cell.objective,
+        "prompt_format": prompt_format_name(cell.objective),
         "seq_len": params.seq_len,
         "tokenizer_sha256": train.meta["tokenizer_sha256"],
     }

@@ -1,17 +1,21 @@
 """evaluate stage (``evaluate@<model>``): validation loss, bits per byte and zero-shot rank
-classification on every synthworld task -> ``metrics/evaluate/<model>.json``."""
+classification on every synthworld task -> ``metrics/evaluate/<model>.json`` and the per-item results
+``metrics/evaluate/<model>.items.parquet``, published together (the json last marks a finished run).
+
+The prompt format is the one recorded in the model's card by the stage that trained it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from pretrainlab import paths
-from pretrainlab.atomic import write_json
 from pretrainlab.config.schema import EvaluateConfig, Strict, SynthworldSource
 from pretrainlab.config.schema import Params as Study
 from pretrainlab.errors import UserInputError
+from pretrainlab.evaluation.item_results import publish_evaluation
 from pretrainlab.evaluation.lm_eval_bridge import BACKENDS as LM_EVAL_ARCHS
 from pretrainlab.evaluation.lm_eval_bridge import check_lm_eval, run_lm_eval
+from pretrainlab.evaluation.prompt_formats import card_prompt_format
 from pretrainlab.evaluation.suite import evaluate_model
 from pretrainlab.tokenization.load import load_tokenizer
 from pretrainlab.training.cell import read_card
@@ -29,6 +33,7 @@ def run(name: str, kind: str, params: Params, device: str) -> None:
     if not (model_dir / "config.json").is_file():
         raise UserInputError(f"{model_dir}: model not found (run `dvc repro {kind}@{name}` first)")
     card = read_card(model_dir)
+    fmt = card_prompt_format(model_dir, card)  # a card without it: exit 2 before any work
     lm_eval = params.evaluate.lm_eval
     use_lm_eval = lm_eval is not None and card["arch"] in LM_EVAL_ARCHS  # a BERT-style encoder is skipped
     if use_lm_eval:  # bad lm-eval input: exit 2 before minutes of evaluation and before any write
@@ -39,11 +44,11 @@ def run(name: str, kind: str, params: Params, device: str) -> None:
         "documents": params.world.documents,
         "seed": params.world.seed,
     }
-    metrics = evaluate_model(
+    evaluation = evaluate_model(
         model_dir,
         arch=card["arch"],
         objective=card["objective"],
-        adapted=card["kind"] != "pretrain",
+        prompt_format_name=fmt,
         tokenizer=tokenizer,
         specials=specials,
         tokens_dir=paths.TOKENS,
@@ -52,6 +57,7 @@ def run(name: str, kind: str, params: Params, device: str) -> None:
         seq_len=params.seq_len,
         device=resolve_runtime(device, "fp32").device,
     )
+    metrics = evaluation.metrics
     if use_lm_eval:
         metrics["lm_eval"] = run_lm_eval(
             model_dir,
@@ -61,7 +67,8 @@ def run(name: str, kind: str, params: Params, device: str) -> None:
             limit=lm_eval.limit,
             device=resolve_runtime(device, "fp32").device,
         )
-    write_json(paths.metrics_file("evaluate", name), {"model": name, "kind": kind, **metrics})
+    metrics = {"model": name, "kind": kind, **metrics}
+    publish_evaluation(paths.metrics_file("evaluate", name), metrics, evaluation.items)
 
 
 def _path(value: str | None) -> Path | None:

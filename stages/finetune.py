@@ -11,6 +11,7 @@ from pretrainlab.config.lineage import model_size
 from pretrainlab.config.schema import FinetuneCell, ModelSize, ResourcesConfig, Strict, SynthworldSource
 from pretrainlab.config.schema import Params as Study
 from pretrainlab.errors import UserInputError
+from pretrainlab.evaluation.prompt_formats import prompt_format_name
 from pretrainlab.finetuning.mixture import build_mixture, mtf_examples
 from pretrainlab.finetuning.steps import finetune_batches, finetune_plan
 from pretrainlab.models.load import load_pretrained
@@ -89,6 +90,7 @@ def run(name: str, params: Params, resources: ResourcesConfig) -> None:
         "from": cell.from_,
         "arch": arch,
         "objective": source["objective"],
+        "prompt_format": prompt_format_name(source["objective"], multitask_finetuned=True),
         "seq_len": params.seq_len,
         "tokenizer_sha256": source.get("tokenizer_sha256"),
         "mixture_examples": len(train_examples),

@@ -6,6 +6,7 @@ from pretrainlab import paths
 from pretrainlab.config.fingerprint import fingerprint
 from pretrainlab.config.schema import ModelSize, OptimizerConfig, PretrainCell, ResourcesConfig, Strict
 from pretrainlab.config.schema import Params as Study
+from pretrainlab.evaluation.prompt_formats import prompt_format_name
 from pretrainlab.models.build import build_model
 from pretrainlab.objectives.registry import get_objective
 from pretrainlab.tokenization.load import load_tokenizer
@@ -56,6 +57,7 @@ def run(name: str, params: Params, resources: ResourcesConfig) -> None:
         "kind": "pretrain",
         "arch": params.cell.arch,
         "objective": params.cell.objective,
+        "prompt_format": prompt_format_name(params.cell.objective),
         "seq_len": params.seq_len,
         "tokenizer_sha256": train.meta["tokenizer_sha256"],
     }

@@ -9,6 +9,13 @@ trained to read a prompt:
 * ``noncausal_decoder`` — the registered ``pretrainlab-noncausal`` LM
   (:mod:`pretrainlab.evaluation.lm_eval_noncausal`): context as the bidirectional prefix.
 
+**Prompt format.** The model's card records the format its last training taught it
+(:mod:`pretrainlab.evaluation.prompt_formats`), and the bridge scores in that format, as our rank
+classification does: the stock HF backends when it is ``plain``; otherwise (a sentinel after the
+context for span corruption, the ``[S2S]`` mode token for UL2) our
+:class:`~pretrainlab.evaluation.lm_eval_noncausal.PretrainlabLM` for every architecture, which scores
+log-likelihoods only (generative tasks are refused for it).
+
 Choices made here (each changes the numbers, so each is written down):
 
 * **Loading.** Model and tokenizer are loaded by our checked loaders
@@ -49,6 +56,7 @@ import numpy as np
 import torch
 
 from pretrainlab.errors import UserInputError
+from pretrainlab.evaluation.prompt_formats import PLAIN, card_prompt_format, prompt_format
 from pretrainlab.models.load import load_pretrained
 from pretrainlab.tokenization.load import load_tokenizer
 
@@ -124,10 +132,17 @@ def check_lm_eval(tasks: Sequence[str], include_path: Path | None, *, arch: str)
     task_manager(list(dict.fromkeys(tasks)), include_path)
 
 
-def load_tasks(tasks: Sequence[str], include_path: Path | None, *, arch: str | None = None) -> dict:
+def _scored_by_us(arch: str, format_name: str) -> bool:
+    """Whether :class:`PretrainlabLM` scores this model (ND, or a format no stock backend builds)."""
+    return BACKENDS.get(arch) == "noncausal" or format_name != PLAIN
+
+
+def load_tasks(
+    tasks: Sequence[str], include_path: Path | None, *, arch: str | None = None, format_name: str = PLAIN
+) -> dict:
     """lm-eval's ``TaskDict`` for ``tasks``, datasets loaded, zero-shot unless a YAML sets
-    ``num_fewshot``; every failure is a UserInputError. ``arch="noncausal_decoder"`` refuses
-    generative tasks (the ND LM scores log-likelihoods only)."""
+    ``num_fewshot``; every failure is a UserInputError. ``arch="noncausal_decoder"`` or a prompt format
+    other than plain refuses generative tasks (our LM scores log-likelihoods only)."""
     names = list(dict.fromkeys(tasks))
     manager = task_manager(names, include_path)
     try:
@@ -137,11 +152,12 @@ def load_tasks(tasks: Sequence[str], include_path: Path | None, *, arch: str | N
             f"{KEY}.tasks: cannot load lm-eval task(s) {', '.join(names)} ({type(error).__name__}: "
             f"{error}); a hub dataset must already be in the local HF cache when offline"
         ) from error
-    if arch is not None and BACKENDS.get(arch) == "noncausal":
+    if arch is not None and _scored_by_us(arch, format_name):
         generative = sorted(n for n, t in loaded["tasks"].items() if t.OUTPUT_TYPE == "generate_until")
         if generative:
+            who = arch if format_name == PLAIN else f"{arch} (prompt format {format_name})"
             raise UserInputError(
-                f"{KEY}.tasks: {', '.join(generative)} generate text; the noncausal_decoder bridge "
+                f"{KEY}.tasks: {', '.join(generative)} generate text; the {who} bridge "
                 "scores log-likelihoods only (multiple_choice, loglikelihood, loglikelihood_rolling)"
             )
     for task in loaded["tasks"].values():  # as simple_evaluate does
@@ -176,15 +192,18 @@ def hflm_options(model, tokenizer) -> dict[str, Any]:
 
 
 def build_lm(model_dir: Path, *, arch: str, batch_size: int = 16, device: str | torch.device = "cpu"):
-    """The lm-eval ``LM`` for the saved model in ``model_dir`` (see the module docstring)."""
+    """The lm-eval ``LM`` for the saved model in ``model_dir``, in the prompt format of its card (see
+    the module docstring)."""
     require_lm_eval()
     _check_arch(arch, model_dir)
+    format_name = card_prompt_format(Path(model_dir))
     model, tokenizer, specials = load_for_lm_eval(Path(model_dir), arch, device=device)
     options = dict(hflm_options(model, tokenizer), batch_size=batch_size)
-    if BACKENDS[arch] == "noncausal":
-        from pretrainlab.evaluation.lm_eval_noncausal import NonCausalDecoderLM
+    if _scored_by_us(arch, format_name):
+        from pretrainlab.evaluation.lm_eval_noncausal import PretrainlabLM
 
-        return NonCausalDecoderLM(model, specials=specials, **options)
+        fmt = prompt_format(format_name, specials)
+        return PretrainlabLM(model, arch, specials=specials, prompt_format=fmt, **options)
     from lm_eval.models.huggingface import HFLM
 
     return HFLM(pretrained=model, backend=BACKENDS[arch], **options)
@@ -241,11 +260,13 @@ def run_lm_eval(
 ) -> dict[str, dict[str, float | int | None]]:
     """Run lm-eval ``tasks`` on the saved model; ``{task: {metric: value}}`` (see :func:`summarise`).
 
-    Tasks are resolved and their data loaded before the model: a bad name, path or dataset raises
-    :class:`UserInputError` before anything is computed. ``batch_size`` and ``device`` are operational.
+    Tasks are resolved, the model card's prompt format read and the tasks' data loaded before the
+    model: a bad name, path, card or dataset raises :class:`UserInputError` before anything is
+    computed. ``batch_size`` and ``device`` are operational.
     """
     check_lm_eval(tasks, include_path, arch=arch)
-    loaded = load_tasks(tasks, include_path, arch=arch)
+    format_name = card_prompt_format(Path(model_dir))
+    loaded = load_tasks(tasks, include_path, arch=arch, format_name=format_name)
     lm = build_lm(Path(model_dir), arch=arch, batch_size=batch_size, device=device)
     summary = summarise(evaluate_tasks(lm, loaded, limit=limit))
     for task, metrics in summary.items():

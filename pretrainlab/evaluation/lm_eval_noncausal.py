@@ -1,12 +1,16 @@
-"""lm-evaluation-harness LM for the non-causal (prefix-LM) decoder: the context is the bidirectional
-prefix, the continuation is causal after it — the layout ND models are pretrained and scored with here.
+"""lm-evaluation-harness LM scored by our own feature converter: the non-causal (prefix-LM) decoder,
+and any architecture whose prompt format is not the plain one.
 
 HFLM's causal backend calls the model with no mask (so attention is causal everywhere) and has no
-place for a per-row prefix length, so :class:`NonCausalDecoderLM` keeps HFLM's tokenisation,
-request handling and config but scores ``(context, continuation)`` token pairs with our own feature
-converter: ``Example(inputs=context, targets=continuation)`` → :func:`~pretrainlab.models.layout.collate`
-→ :func:`~pretrainlab.models.layout.forward_logits` (the prefix-LM additive mask). Too long a pair is
-cut as rank classification cuts it (prompt from the left, at least one prompt token kept).
+place for a per-row prefix length, and no stock backend adds a sentinel or a mode token, so
+:class:`PretrainlabLM` keeps HFLM's tokenisation, request handling and config but scores
+``(context, continuation)`` token pairs the way our rank classification does: the model's
+:class:`~pretrainlab.evaluation.rank_classification.PromptFormat` (from its card,
+:mod:`pretrainlab.evaluation.prompt_formats`) builds ``Example(inputs=context, targets=continuation)``
+→ :func:`~pretrainlab.models.layout.collate` → :func:`~pretrainlab.models.layout.forward_logits`
+(for ND the prefix-LM additive mask). Only continuation tokens are scored (a leading sentinel target
+is not), and too long a pair is cut as rank classification cuts it (prompt from the left, at least
+one prompt token kept).
 
 Generation (``generate_until`` tasks) is not offered: the bridge refuses generative tasks for ND.
 
@@ -32,30 +36,40 @@ ARCH = "noncausal_decoder"
 MODEL_NAME = "pretrainlab-noncausal"
 
 
-@register_model(MODEL_NAME)
-class NonCausalDecoderLM(HFLM):
-    """HFLM over a non-causal decoder: a loaded model, or a saved model directory — what lm-eval passes
-    when the model is named, e.g. ``lm_eval.simple_evaluate(model="pretrainlab-noncausal",
-    model_args={"pretrained": DIR}, tasks=[...])`` once this module is imported (lm-eval's own CLI
-    imports no third-party module, so it cannot name it)."""
+class PretrainlabLM(HFLM):
+    """HFLM over ``arch`` scored in ``prompt_format``: a loaded model, or a saved model directory (then
+    the prompt format is read from its card)."""
 
     def __init__(
-        self, pretrained, specials: SpecialTokens | None = None, device: str | None = None, **kwargs
+        self,
+        pretrained,
+        arch: str = ARCH,
+        specials: SpecialTokens | None = None,
+        prompt_format: PromptFormat | None = None,
+        device: str | None = None,
+        **kwargs,
     ) -> None:
         if isinstance(pretrained, (str, os.PathLike)):
             from pretrainlab.evaluation.lm_eval_bridge import hflm_options, load_for_lm_eval
+            from pretrainlab.evaluation.prompt_formats import card_prompt_format
+            from pretrainlab.evaluation.prompt_formats import prompt_format as format_named
 
+            name = card_prompt_format(Path(pretrained))  # a card without it: UserInputError before loading
             device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-            pretrained, tokenizer, specials = load_for_lm_eval(Path(pretrained), ARCH, device=device)
+            pretrained, tokenizer, specials = load_for_lm_eval(Path(pretrained), arch, device=device)
             kwargs = {**hflm_options(pretrained, tokenizer), **kwargs}
-        super().__init__(pretrained=pretrained, backend="causal", **kwargs)
+            prompt_format = prompt_format or format_named(name, specials)
+        backend = "seq2seq" if arch == "encoder_decoder" else "causal"
+        super().__init__(pretrained=pretrained, backend=backend, **kwargs)
+        self.arch = arch
+        self.prompt_format = prompt_format or PromptFormat()
         self.specials = specials or SpecialTokens.from_vocab(self.tokenizer.get_vocab(), len(self.tokenizer))
 
     def _loglikelihood_tokens(self, requests, disable_tqdm: bool = False, override_bs=None):
         """(sum log p(continuation | context), whether every continuation token is the argmax), per request."""
-        fmt = PromptFormat()
+        fmt, skip = self.prompt_format, self.prompt_format.skipped_targets
         examples = [
-            fmt.example(np.asarray(ctx), np.asarray(cont), arch=ARCH, seq_len=self.max_length)
+            fmt.example(np.asarray(ctx), np.asarray(cont), arch=self.arch, seq_len=self.max_length)
             for _, ctx, cont in requests
         ]
         size = override_bs or (self.batch_size if isinstance(self.batch_size, int) else self.max_batch_size)
@@ -69,14 +83,15 @@ class NonCausalDecoderLM(HFLM):
                 chunk = [examples[i] for i in idx]
                 input_len = max(len(e.inputs) for e in chunk)
                 target_len = max(len(e.targets) for e in chunk)
-                batch = collate(chunk, ARCH, self.specials, input_len, target_len).to(self.device)
-                logits = forward_logits(self.model, ARCH, batch).float()
+                batch = collate(chunk, self.arch, self.specials, input_len, target_len).to(self.device)
+                logits = forward_logits(self.model, self.arch, batch).float()
                 log_probs = torch.log_softmax(logits, dim=-1)
                 valid = batch.labels != IGNORE
+                scored = valid & (torch.cumsum(valid.long(), dim=1) > skip)  # not a leading sentinel
                 labels = torch.where(valid, batch.labels, 0)
                 picked = log_probs.gather(-1, labels.unsqueeze(-1)).squeeze(-1)
-                sums = torch.where(valid, picked, 0.0).sum(dim=1)
-                greedy = ((log_probs.argmax(dim=-1) == labels) | ~valid).all(dim=1)
+                sums = torch.where(scored, picked, 0.0).sum(dim=1)
+                greedy = ((log_probs.argmax(dim=-1) == labels) | ~scored).all(dim=1)
                 for row, i in enumerate(idx):
                     out[i] = (float(sums[row]), bool(greedy[row]))
         for (request, _, _), answer in zip(requests, out, strict=True):
@@ -86,5 +101,17 @@ class NonCausalDecoderLM(HFLM):
 
     def generate_until(self, requests, disable_tqdm: bool = False):
         raise NotImplementedError(
-            f"{MODEL_NAME}: generation with a prefix-LM mask is not implemented; use log-likelihood tasks"
+            f"{MODEL_NAME}: generation in our prompt formats is not implemented; use log-likelihood tasks"
         )
+
+
+@register_model(MODEL_NAME)
+class NonCausalDecoderLM(PretrainlabLM):
+    """:class:`PretrainlabLM` over a non-causal decoder, registered so that lm-eval can name it, e.g.
+    ``lm_eval.simple_evaluate(model="pretrainlab-noncausal", model_args={"pretrained": DIR}, tasks=[...])``
+    once this module is imported (lm-eval's own CLI imports no third-party module, so it cannot name it)."""
+
+    def __init__(
+        self, pretrained, specials: SpecialTokens | None = None, device: str | None = None, **kwargs
+    ):
+        super().__init__(pretrained, ARCH, specials=specials, device=device, **kwargs)

@@ -155,6 +155,9 @@ class RankResult:
     correct_norm: np.ndarray  # by log-likelihood per choice token
     correct_byte_norm: np.ndarray  # by log-likelihood per choice byte
     predictions: np.ndarray  # chosen index by summed log-likelihood
+    # Per item, one value per choice (what the per-item results file keeps to recompute any variant):
+    log_likelihoods: tuple[np.ndarray, ...] = ()  # summed log p(choice | prompt)
+    choice_tokens: tuple[np.ndarray, ...] = ()  # tokens scored per choice
 
     @property
     def accuracy(self) -> float:
@@ -307,9 +310,13 @@ def rank_classify(
         correct_norm.append(int(np.argmax(s / np.maximum(t, 1))) == item.answer)
         correct_byte.append(int(np.argmax(s / np.maximum(b, 1))) == item.answer)
         start = stop
+    ends = np.cumsum([len(item.choices) for item in items], dtype=np.int64)
+    spans = list(zip(ends - [len(item.choices) for item in items], ends, strict=True))
     return RankResult(
         correct=np.asarray(correct, dtype=bool),
         correct_norm=np.asarray(correct_norm, dtype=bool),
         correct_byte_norm=np.asarray(correct_byte, dtype=bool),
         predictions=np.asarray(predictions, dtype=np.int64),
+        log_likelihoods=tuple(np.asarray(scores[a:b], dtype=np.float64) for a, b in spans),
+        choice_tokens=tuple(tokens[a:b].astype(np.int64) for a, b in spans),
     )

@@ -6,7 +6,9 @@ does not dominate), with percentile-bootstrap CIs that resample items within eac
 (:mod:`pretrainlab.evaluation.bootstrap`). Each CI is seeded from ``evaluate.seed`` and the name of
 what it summarises, so it does not change when other tasks are added or removed.
 
-The returned mapping is what the evaluate stage writes to ``metrics/evaluate/<model>.json``.
+:func:`evaluate_model` returns what the evaluate stage writes: the metrics
+(``metrics/evaluate/<model>.json``) and the per-item results (``<model>.items.parquet``,
+:mod:`pretrainlab.evaluation.item_results`) that the report's paired comparisons read.
 """
 
 from __future__ import annotations
@@ -14,18 +16,21 @@ from __future__ import annotations
 import logging
 import zlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import torch
 
 from pretrainlab.config.schema import EvaluateConfig
 from pretrainlab.corpus.synthworld import TASK_FAMILIES, generate_task_items
 from pretrainlab.errors import UserInputError
 from pretrainlab.evaluation.bootstrap import bootstrap_ci, bootstrap_mean_over_tasks
+from pretrainlab.evaluation.item_results import item_table
 from pretrainlab.evaluation.perplexity import bytes_per_token, validation_perplexity
+from pretrainlab.evaluation.prompt_formats import prompt_format
 from pretrainlab.evaluation.rank_classification import (
-    PromptFormat,
     RankResult,
     encode_items,
     model_scorer,
@@ -128,12 +133,20 @@ def summarise(
     return summary
 
 
+@dataclass(frozen=True)
+class Evaluation:
+    """What one model's evaluation writes: its metrics and its per-item results."""
+
+    metrics: dict  # metrics/evaluate/<model>.json
+    items: pa.Table  # metrics/evaluate/<model>.items.parquet
+
+
 def evaluate_model(
     model_dir: Path,
     *,
     arch: str,
     objective: str,
-    adapted: bool,
+    prompt_format_name: str,
     tokenizer,
     specials: SpecialTokens,
     tokens_dir: Path,
@@ -143,11 +156,12 @@ def evaluate_model(
     device: torch.device | str = "cpu",
     max_batch_tokens: int = 8192,
     attn_implementation: str = "eager",
-) -> dict:
-    """Evaluate the saved model in ``model_dir``; returns the ``metrics/evaluate/<model>.json`` payload.
+) -> Evaluation:
+    """Evaluate the saved model in ``model_dir``: the metrics and the per-item results.
 
-    ``adapted`` is true for models adapted or finetuned after pretraining: they are scored with the
-    plain prompt/choice format whatever ``objective`` they were pretrained with. ``device``,
+    ``prompt_format_name`` is the format recorded in the model's card
+    (:func:`pretrainlab.evaluation.prompt_formats.card_prompt_format`): that of its last training
+    objective, plain after multitask finetuning. ``objective`` is recorded in the metrics. ``device``,
     ``max_batch_tokens`` and ``attn_implementation`` are operational: they do not change the numbers
     beyond float rounding.
     """
@@ -169,33 +183,33 @@ def evaluate_model(
         )
         log.info("%s: val loss %.4f, %.4f bits/byte", Path(model_dir).name, ppl.loss, ppl.bits_per_byte)
 
-    fmt = PromptFormat.for_model(objective, adapted, specials)
+    fmt = prompt_format(prompt_format_name, specials)
     scorer = model_scorer(model, arch, specials, max_batch_tokens=max_batch_tokens, device=device)
-    items = {
-        name: encode_items(
-            generate_task_items(
-                name,
-                config.items_per_task,
-                entities=int(world["entities"]),
-                documents=int(world["documents"]),
-                seed=int(world["seed"]),
-                split="eval",
-            ),
-            tokenizer,
+    raw = {
+        name: generate_task_items(
+            name,
+            config.items_per_task,
+            entities=int(world["entities"]),
+            documents=int(world["documents"]),
+            seed=int(world["seed"]),
+            split="eval",
         )
         for name in task_names
     }
     results = {}
     for name in task_names:
-        results[name] = rank_classify(items[name], scorer, fmt, arch=arch, seq_len=seq_len)
+        results[name] = rank_classify(
+            encode_items(raw[name], tokenizer), scorer, fmt, arch=arch, seq_len=seq_len
+        )
         log.info("%s: %s accuracy %.3f", Path(model_dir).name, name, results[name].accuracy)
-    return {
+    metrics = {
         "model": Path(model_dir).name,
         "arch": arch,
         "objective": objective,
-        "adapted": adapted,
+        "prompt_format": prompt_format_name,
         "val_loss": ppl.loss if ppl else None,
         "bits_per_byte": ppl.bits_per_byte if ppl else None,
         "val_tokens_scored": ppl.tokens if ppl else 0,
         **summarise(results, config),
     }
+    return Evaluation(metrics, item_table(Path(model_dir).name, results, raw))

@@ -1,6 +1,6 @@
 """Plain-language readings of the evaluations beyond the paper's orderings: who beats random on the
-held-out clusters, whether the best held-out model's lead is outside the CIs, the lowest validation
-loss. No sentence claims more than the 95% CIs support.
+held-out clusters, whether the best held-out model's lead over the runner-up holds in a paired test,
+the lowest validation loss. No sentence claims more than the paired tests support.
 """
 
 from __future__ import annotations
@@ -8,7 +8,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from pretrainlab.report.markdown import above_random
+from pretrainlab.evaluation.paired import decide
+from pretrainlab.report.comparisons import StudyComparisons
+from pretrainlab.report.significance import AboveRandom, describe
 
 
 def _names(names: list[str]) -> str:
@@ -16,50 +18,49 @@ def _names(names: list[str]) -> str:
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
 
 
-def findings(evaluated: Mapping[str, dict], held_out: list[str]) -> list[str]:
-    """Plain-language sentences read off the numbers (no claim the CIs do not support)."""
+def findings(
+    evaluated: Mapping[str, dict], held_out: list[str], marks: AboveRandom, comparisons: StudyComparisons
+) -> list[str]:
+    """Plain-language sentences read off the numbers (no claim the paired tests do not support)."""
     out: list[str] = []
     scored = {n: m["held_out"] for n, m in evaluated.items() if m.get("held_out")}
-    if not scored:
+    tasks = comparisons.held(True)
+    if not scored or not tasks:
         out.append("No held-out tasks were evaluated, so nothing here speaks to zero-shot generalisation.")
     else:
         baseline = next(iter(scored.values()))["random_baseline"]
-        winners = [n for n, e in scored.items() if above_random(e)]
+        winners = [n for n in scored if marks.average(n, "held_out")]
         if winners:
             out.append(
                 f"On the held-out clusters (average), {_names(winners)} beat{'s' if len(winners) == 1 else ''} "
-                f"random ({100 * baseline:.1f}%) with the whole 95% CI above it."
+                f"random ({100 * baseline:.1f}%) in a paired test against each item's chance rate."
             )
         else:
             out.append(
-                f"No model beats random on the held-out clusters: every held-out average has a 95% CI that "
-                f"reaches the random baseline ({100 * baseline:.1f}%) or falls below it."
+                "No model beats random on the held-out clusters: no held-out average is above the random "
+                f"baseline ({100 * baseline:.1f}%) in a paired test against each item's chance rate."
             )
-        ranked = sorted(scored, key=lambda n: scored[n]["accuracy"], reverse=True)
+        ranked = sorted(scored, key=lambda n: comparisons.accuracy(n, tasks), reverse=True)
         if len(ranked) > 1:
-            best, second = scored[ranked[0]], scored[ranked[1]]
-            separated = best["ci95"][0] > second["ci95"][1]
+            [lead] = decide([comparisons.difference(ranked[0], ranked[1], tasks)])
+            best, second = (100 * comparisons.accuracy(n, tasks) for n in ranked[:2])
             out.append(
-                f"The best held-out average is `{ranked[0]}` ({100 * best['accuracy']:.1f}%); its lead over "
-                f"`{ranked[1]}` ({100 * second['accuracy']:.1f}%) "
-                + (
-                    "is outside both CIs."
-                    if separated
-                    else "is within overlapping CIs, so it is not established."
-                )
+                f"The best held-out average is `{ranked[0]}` ({best:.1f}%); "
+                f"its lead over `{ranked[1]}` ({second:.1f}%) "
+                + ("holds" if lead.sign > 0 else "is not established")
+                + f" ({describe(lead, compared=1)})."
             )
     for cluster in held_out:
-        entries = {
-            n: m["clusters"][cluster] for n, m in evaluated.items() if cluster in m.get("clusters", {})
-        }
-        winners = [n for n, e in entries.items() if above_random(e)]
+        winners = [
+            n for n, m in evaluated.items() if cluster in m.get("clusters", {}) and marks.cluster(n, cluster)
+        ]
         out.append(
             f"Held-out cluster `{cluster}`: "
             + (f"{_names(winners)} above random." if winners else "no model is above random.")
         )
     held_in = {n: m["held_in"] for n, m in evaluated.items() if m.get("held_in")}
     if held_in:
-        winners = [n for n, e in held_in.items() if above_random(e)]
+        winners = [n for n in held_in if marks.average(n, "held_in")]
         out.append(
             "On the held-in (training-cluster) tasks, "
             + (

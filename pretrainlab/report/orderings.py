@@ -5,17 +5,20 @@
     beat CD:FLM;
 (c) adapting is cheaper than training the target from scratch (speed-up > 1).
 
-Each gets a verdict — reproduced, partly reproduced, not reproduced or not measurable (cells
-missing) — and the numbers behind it. A comparison whose two 95% CIs overlap is "within noise".
+(a) and (b) are paired tests on the held-out average (:mod:`pretrainlab.report.significance`): each
+comparison is reproduced, contradicted or unresolved and printed with its interval; a claim made of
+several comparisons is partly reproduced / partly contradicted when they differ. A claim whose cells
+are missing is not measurable.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
+from pretrainlab.evaluation.paired import decide
 from pretrainlab.report.adaptation_speedup import PAPER_SPEEDUPS, SpeedUp
-from pretrainlab.report.markdown import cis_overlap
+from pretrainlab.report.comparisons import StudyComparisons
+from pretrainlab.report.significance import describe, overall, verdict
 from pretrainlab.report.table8 import Table8Row
 
 MLM_ARCHS = ("noncausal_decoder", "encoder_decoder")
@@ -24,74 +27,83 @@ MLM_ARCHS = ("noncausal_decoder", "encoder_decoder")
 @dataclass(frozen=True)
 class Ordering:
     claim: str
-    verdict: str  # "reproduced", "partly reproduced", "not reproduced" or "not measurable"
+    verdict: str  # "reproduced", "contradicted", "unresolved", "partly ..." or "not measurable"
     detail: str
 
     def markdown(self) -> str:
         return f"- **{self.claim}** — **{self.verdict}**. {self.detail}"
 
 
-def _pct(entry: Mapping) -> str:
-    lo, hi = entry["ci95"]
-    return f"{100 * entry['accuracy']:.1f}% [{100 * lo:.1f}–{100 * hi:.1f}]"
-
-
-def _noise(a: Mapping, b: Mapping) -> str:
-    return "CIs overlap" if cis_overlap(a, b) else "CIs do not overlap"
-
-
-def _within_noise(verdict: str, all_overlap: bool) -> str:
-    return f"{verdict} (within noise)" if all_overlap else verdict
+def _pct(comparisons: StudyComparisons, model: str, tasks: list[str]) -> str:
+    seeds = comparisons.seeds(model)
+    mean = f" (mean of {seeds} seeds)" if seeds > 1 else ""
+    return f"{100 * comparisons.accuracy(model, tasks):.1f}%{mean}"
 
 
 def _verdict(wins: int, total: int) -> str:
     return "reproduced" if wins == total else "not reproduced" if wins == 0 else "partly reproduced"
 
 
-def pretraining_ordering(rows: list[Table8Row]) -> Ordering:
-    """(a): the best CD:FLM pretrain cell against the best other pretrain cell, held-out accuracy."""
+def pretraining_ordering(rows: list[Table8Row], comparisons: StudyComparisons | None) -> Ordering:
+    """(a): the best CD:FLM pretrain cell against the best other pretrain cell, held-out average.
+
+    The claim needs CD:FLM ahead of *every* other cell, so one paired test against the strongest rival
+    settles it (an intersection-union test: no correction for the other cells is needed).
+    """
     claim = "(a) After pretraining only, CD:FLM is the best zero-shot model"
     scored = {r.model.name: r for r in rows if r.model.stage == "pretrain" and r.pretrained}
-    causal = [r for r in scored.values() if r.model.label == "CD:FLM"]
+    causal = [r.model.name for r in scored.values() if r.model.label == "CD:FLM"]
     others = [r for r in scored.values() if r.model.label != "CD:FLM"]
-    if not causal or not others:
-        missing = "an evaluated CD:FLM pretrain cell" if not causal else "another evaluated pretrain cell"
+    tasks = comparisons.held(True) if comparisons else []
+    if comparisons is None or not causal or not others or not tasks:
+        missing = (
+            "evaluated CD:FLM pretrain cell"
+            if not causal
+            else "other evaluated pretrain cell"
+            if not others
+            else "held-out task"
+        )
         return Ordering(claim, "not measurable", f"The study has no {missing} to compare.")
-    cd = max(causal, key=lambda r: r.pretrained["accuracy"])
-    rival = max(others, key=lambda r: r.pretrained["accuracy"])
-    won = cd.pretrained["accuracy"] > rival.pretrained["accuracy"]
+    cd = max(causal, key=lambda name: comparisons.accuracy(name, tasks))
+    rival = max(others, key=lambda r: comparisons.accuracy(r.model.name, tasks))
+    [decision] = decide([comparisons.difference(cd, rival.model.name, tasks)])
     detail = (
-        f"`{cd.model.name}` (CD:FLM) {_pct(cd.pretrained)} vs the best other pretrain cell "
-        f"`{rival.model.name}` ({rival.model.label}) {_pct(rival.pretrained)}: CD:FLM is "
-        f"{'ahead' if won else 'not ahead'}; {_noise(cd.pretrained, rival.pretrained)}."
+        f"`{cd}` (CD:FLM) {_pct(comparisons, cd, tasks)} vs the strongest other pretrain cell "
+        f"`{rival.model.name}` ({rival.model.label}) {_pct(comparisons, rival.model.name, tasks)}: "
+        f"{describe(decision, compared=1)}."
     )
-    verdict = "reproduced" if won else "not reproduced"
-    return Ordering(claim, _within_noise(verdict, cis_overlap(cd.pretrained, rival.pretrained)), detail)
+    return Ordering(claim, verdict(decision), detail)
 
 
-def mtf_ordering(rows: list[Table8Row]) -> Ordering:
-    """(b): every finetuned ND/ED span-corruption model against the best finetuned CD:FLM cell."""
+def mtf_ordering(rows: list[Table8Row], comparisons: StudyComparisons | None) -> Ordering:
+    """(b): every finetuned ND/ED span-corruption model against the best finetuned CD:FLM cell,
+    Holm-corrected over those comparisons."""
     claim = "(b) After MTF, non-causal / encoder-decoder MLM models beat CD:FLM"
     finetuned = [r for r in rows if r.mtf]
     causal = [r for r in finetuned if r.model.stage == "pretrain" and r.model.label == "CD:FLM"]
     mlm = [r for r in finetuned if r.model.arch in MLM_ARCHS and r.model.objective == "span_corruption"]
-    if not causal or not mlm:
+    tasks = comparisons.held(True) if comparisons else []
+    if comparisons is None or not causal or not mlm or not tasks:
         missing = (
-            "a CD:FLM pretrain cell" if not causal else "an ND:MLM or ED:MLM model (pretrained or adapted)"
+            "CD:FLM pretrain cell"
+            if not causal
+            else "ND:MLM or ED:MLM model (pretrained or adapted)"
+            if not mlm
+            else "held-out task"
         )
         return Ordering(claim, "not measurable", f"The study finetunes and evaluates no {missing}.")
-    cd = max(causal, key=lambda r: r.mtf["accuracy"])
-    parts, wins, overlaps = [], 0, 0
-    for r in mlm:
-        won = r.mtf["accuracy"] > cd.mtf["accuracy"]
-        wins += won
-        overlaps += cis_overlap(r.mtf, cd.mtf)
-        parts.append(
-            f"`{r.mtf_model}` ({r.model.label} + MTF) {_pct(r.mtf)} is {'ahead' if won else 'not ahead'}"
-            f" ({_noise(r.mtf, cd.mtf)})"
-        )
-    detail = f"Against `{cd.mtf_model}` (CD:FLM + MTF) {_pct(cd.mtf)}: " + "; ".join(parts) + "."
-    return Ordering(claim, _within_noise(_verdict(wins, len(mlm)), overlaps == len(mlm)), detail)
+    cd = max((str(r.mtf_model) for r in causal), key=lambda name: comparisons.accuracy(name, tasks))
+    decisions = decide([comparisons.difference(str(r.mtf_model), cd, tasks) for r in mlm])
+    verdicts = [verdict(d) for d in decisions]
+    parts = [
+        f"`{r.mtf_model}` ({r.model.label} + MTF) {_pct(comparisons, str(r.mtf_model), tasks)}: {v}, "
+        f"{describe(d, compared=len(mlm))}"
+        for r, d, v in zip(mlm, decisions, verdicts, strict=True)
+    ]
+    detail = f"Against `{cd}` (CD:FLM + MTF) {_pct(comparisons, cd, tasks)}: " + "; ".join(parts) + "."
+    if len(mlm) > 1:
+        detail += f" Holm-corrected over these {len(mlm)} comparisons."
+    return Ordering(claim, overall(verdicts), detail)
 
 
 def adaptation_ordering(speedups: list[SpeedUp]) -> Ordering:
@@ -120,5 +132,11 @@ def adaptation_ordering(speedups: list[SpeedUp]) -> Ordering:
     return Ordering(claim, _verdict(wins, len(decided)), detail)
 
 
-def orderings(rows: list[Table8Row], speedups: list[SpeedUp]) -> list[Ordering]:
-    return [pretraining_ordering(rows), mtf_ordering(rows), adaptation_ordering(speedups)]
+def orderings(
+    rows: list[Table8Row], speedups: list[SpeedUp], comparisons: StudyComparisons | None
+) -> list[Ordering]:
+    return [
+        pretraining_ordering(rows, comparisons),
+        mtf_ordering(rows, comparisons),
+        adaptation_ordering(speedups),
+    ]

@@ -7,15 +7,20 @@ Inputs (paths are the public contract, DESIGN.md §Public contract):
   train_loss, val_loss, tokens_per_second, ...`` for every pretraining cell (required);
 * ``plots/pretrain/<cell>.csv`` and ``plots/adapt/<name>.csv`` — ``step,tokens,train_loss,val_loss,lr``
   for every pretrain cell and adaptation (required);
-* ``metrics/evaluate/<model>.json`` — :func:`pretrainlab.evaluation.suite.evaluate_model`'s output
-  for every evaluated model, every finetune cell and every finetune's source (required);
+* ``metrics/evaluate/<model>.json`` and ``<model>.items.parquet`` —
+  :func:`pretrainlab.evaluation.suite.evaluate_model`'s metrics and per-item results for every
+  evaluated model, every finetune cell and every finetune's source, and for every replicate of a
+  pretrain cell under ``study.seeds`` (required; the same tasks and items for all, see
+  :mod:`pretrainlab.report.comparisons`);
 * ``metrics/<stage>/<model>.json`` for adapted/finetuned models — read when present, for their
   parameter, token and FLOP counts (those of the stage that produced the model).
 
 A missing required file raises :class:`UserInputError` naming it, before anything is written.
 Outputs in ``out_dir``: ``study.md``, ``loss_curves.png``, ``adaptation_curves.png``,
 ``cluster_bars.png`` (each atomic). Accuracies are shown in percent as ``point [CI low–high]``; a
-``*`` marks a 95% CI entirely above the random baseline.
+``*`` marks an accuracy above the random baseline in a paired test against each item's chance rate,
+Holm-corrected (:mod:`pretrainlab.report.significance`). Verdicts on the paper's orderings come from
+paired tests too, and the report states the study's resolving power.
 """
 
 from __future__ import annotations
@@ -28,8 +33,10 @@ from pathlib import Path
 import numpy as np
 
 from pretrainlab.atomic import atomic_file
+from pretrainlab.config.replicates import replicate_name
 from pretrainlab.errors import UserInputError
 from pretrainlab.report.adaptation_speedup import SpeedUp, speed_up, speedup_markdown
+from pretrainlab.report.comparisons import load_comparisons
 from pretrainlab.report.figures import (
     cluster_order,
     plot_adaptation_curves,
@@ -38,10 +45,17 @@ from pretrainlab.report.figures import (
     read_loss_csv,
 )
 from pretrainlab.report.findings import findings
-from pretrainlab.report.markdown import above_random, accuracy_cell, markdown_table
+from pretrainlab.report.markdown import accuracy_cell, markdown_table
 from pretrainlab.report.model_labels import ARCH_SHORT, OBJECTIVE_SHORT, study_models
 from pretrainlab.report.orderings import orderings
 from pretrainlab.report.replicates import seeds_section
+from pretrainlab.report.significance import (
+    NO_MARKS,
+    AboveRandom,
+    above_random_marks,
+    method_sentence,
+    resolving_power_lines,
+)
 from pretrainlab.report.table8 import table8_markdown, table8_rows
 
 
@@ -127,8 +141,10 @@ def _main_table(
     evaluated: Mapping[str, dict],
     training: Mapping[str, dict],
     held_out: list[str],
+    marks: AboveRandom,
 ) -> list[str]:
-    header = ["Model", "Stage", "Arch", "Objective", "Params", "Tokens", "FLOPs", "Val loss", "Bits/byte"]
+    header = ["Model", "Stage", "Arch", "Objective", "Prompt format", "Params", "Tokens", "FLOPs"]
+    header += ["Val loss", "Bits/byte"]
     header += [f"{c} (held out)" for c in held_out] + ["Held-out avg", "Held-in avg"]
     rows = []
     for name, stage in models.items():
@@ -140,17 +156,18 @@ def _main_table(
                 stage,
                 ARCH_SHORT.get(arch, arch),
                 OBJECTIVE_SHORT.get(objective, objective),
+                f"`{ev['prompt_format']}`",
                 _count(tr.get("parameters")),
                 _count(tr.get("tokens")),
                 _flops(tr.get("flops")),
                 _num(ev.get("val_loss")),
                 _num(ev.get("bits_per_byte")),
-                *[accuracy_cell(ev.get("clusters", {}).get(c)) for c in held_out],
-                accuracy_cell(ev.get("held_out")),
-                accuracy_cell(ev.get("held_in")),
+                *[accuracy_cell(ev.get("clusters", {}).get(c), marks.cluster(name, c)) for c in held_out],
+                accuracy_cell(ev.get("held_out"), marks.average(name, "held_out")),
+                accuracy_cell(ev.get("held_in"), marks.average(name, "held_in")),
             ]
         )
-    rows.append(["**random baseline**", *["—"] * 8, *_baselines(evaluated, held_out)])
+    rows.append(["**random baseline**", *["—"] * 9, *_baselines(evaluated, held_out)])
     return markdown_table(header, rows)
 
 
@@ -196,10 +213,10 @@ def _pretrain_table(pretrain_cells: Mapping[str, Mapping], pretrain: Mapping[str
     return markdown_table(header, rows)
 
 
-def _cluster_table(evaluated: Mapping[str, dict], clusters: list[str]) -> list[str]:
+def _cluster_table(evaluated: Mapping[str, dict], clusters: list[str], marks: AboveRandom) -> list[str]:
     header = ["Model", *clusters]
     rows = [
-        [f"`{n}`", *[accuracy_cell(m.get("clusters", {}).get(c)) for c in clusters]]
+        [f"`{n}`", *[accuracy_cell(m.get("clusters", {}).get(c), marks.cluster(n, c)) for c in clusters]]
         for n, m in evaluated.items()
     ]
     rows.append(
@@ -211,7 +228,7 @@ def _cluster_table(evaluated: Mapping[str, dict], clusters: list[str]) -> list[s
     return markdown_table(header, rows)
 
 
-def _task_table(evaluated: Mapping[str, dict]) -> list[str]:
+def _task_table(evaluated: Mapping[str, dict], marks: AboveRandom) -> list[str]:
     tasks: dict[str, dict] = {}
     for metrics in evaluated.values():
         for task, entry in metrics.get("tasks", {}).items():
@@ -222,11 +239,10 @@ def _task_table(evaluated: Mapping[str, dict]) -> list[str]:
     for task in order:
         info = tasks[task]
         cells = []
-        for metrics in evaluated.values():
+        for name, metrics in evaluated.items():
             entry = metrics.get("tasks", {}).get(task)
-            cells.append(
-                "—" if not entry else f"{100 * entry['accuracy']:.1f}{'*' if above_random(entry) else ''}"
-            )
+            star = "*" if marks.task(name, task) else ""
+            cells.append("—" if not entry else f"{100 * entry['accuracy']:.1f}{star}")
         held = "yes" if info["held_out"] else "no"
         rows.append(
             [task, info["cluster"], held, str(info["n"]), f"{100 * info['random_baseline']:.1f}", *cells]
@@ -283,6 +299,9 @@ def build_report(
     evaluations, adapt_curves = _load_lineage_inputs(
         metrics_root, plots_root, evaluated, adapt_cells, finetune_cells
     )
+    replicates = {m: [replicate_name(m, s) for s in seeds] for m in evaluations if m in pretrain_cells}
+    comparisons = load_comparisons(metrics_root, evaluations, replicates) if evaluations else None
+    marks = above_random_marks(comparisons, list(evaluations)) if comparisons else NO_MARKS
     pretrain_curves = {cell: read_loss_csv(path) for cell, path in curves.items()}
     speedups = [
         speed_up(m, lineage, adapt_curves[m.name], pretrain_curves)
@@ -305,28 +324,36 @@ def build_report(
     lines = [f"# {title}", "", "_Generated by `pretrainlab report` from `metrics/` and `plots/`._", ""]
     lines += [
         "Zero-shot rank classification on synthworld tasks (accuracy in %, 95% percentile-bootstrap CI in "
-        "brackets; `*` = CI entirely above the random baseline). Cluster and average accuracies are "
+        "brackets; `*` = above the random baseline in a paired bootstrap test against each item's chance "
+        "rate, 1/number of choices, Holm-corrected over every model × every cluster — and separately over "
+        "models × the held-out/held-in averages and models × tasks). Cluster and average accuracies are "
         "unweighted means over tasks. Params, tokens and FLOPs are those of the stage that produced the "
-        "model. CD/ND/ED = causal / non-causal decoder / encoder-decoder; FLM/PLM/MLM = full LM / "
-        "prefix LM / span corruption.",
+        "model; the prompt format is the one its last training taught it (recorded in its model card). "
+        "CD/ND/ED = causal / non-causal decoder / encoder-decoder; FLM/PLM/MLM = full LM / prefix LM / "
+        "span corruption.",
         "",
         "## Table 8 analogue",
         "",
-        *table8_markdown(rows, held_out),
+        *table8_markdown(rows, held_out, marks),
         "",
         "## What this shows",
         "",
         "**The paper's three orderings** (Wang et al. 2022):",
         "",
-        *[ordering.markdown() for ordering in orderings(rows, speedups)],
-        "",
-        "**Other readings:**",
+        *[ordering.markdown() for ordering in orderings(rows, speedups, comparisons)],
         "",
     ]
-    lines += [f"- {s}" for s in findings(evaluated, held_out)] if evaluated else ["- Nothing evaluated yet."]
+    if comparisons is not None:
+        lines += [method_sentence(comparisons), "", *resolving_power_lines(comparisons), ""]
+    lines += ["**Other readings:**", ""]
+    lines += (
+        [f"- {s}" for s in findings(evaluated, held_out, marks, comparisons)]
+        if evaluated and comparisons
+        else ["- Nothing evaluated yet."]
+    )
     lines += ["", *_adaptation_section(speedups, bool(adapt_cells)), "## Models", ""]
     if models:
-        lines += _main_table(models, evaluated, training, held_out) + [""]
+        lines += _main_table(models, evaluated, training, held_out, marks) + [""]
     else:
         lines += ["No models were evaluated (`evaluate.models` is empty).", ""]
     lines += seeds_section(metrics_root, pretrain_cells, seeds, primary_seed)
@@ -334,13 +361,13 @@ def build_report(
     lines += ["![Pretraining loss curves](loss_curves.png)", ""]
     if evaluated:
         lines += ["## Clusters", "", "Held-out clusters first.", ""]
-        lines += _cluster_table(evaluated, held_out + held_in) + [
+        lines += _cluster_table(evaluated, held_out + held_in, marks) + [
             "",
             "![Accuracy per cluster](cluster_bars.png)",
             "",
         ]
         lines += ["## Tasks", "", "Held-out tasks first; accuracy by summed log-likelihood.", ""]
-        lines += _task_table(evaluated) + [""]
+        lines += _task_table(evaluated, marks) + [""]
         lines += _lm_eval_section(evaluated)
     path = out_dir / "study.md"
     with atomic_file(path) as handle:
@@ -357,8 +384,8 @@ def _lm_eval_section(evaluated: Mapping[str, dict]) -> list[str]:
     lines = [
         "## lm-evaluation-harness",
         "",
-        "`acc` (± stderr) in %. lm-eval scores every model in the plain prompt -> choice format (no sentinel "
-        "or mode token), unlike the synthworld tables above for non-adapted span-corruption and UL2 models.",
+        "`acc` (± stderr) in %. lm-eval scores every model in the prompt format of its model card (the "
+        "Prompt format column of the Models table), as the synthworld tables above do.",
         "",
         "| Model | " + " | ".join(tasks) + " |",
         "|---|" + "---|" * len(tasks),

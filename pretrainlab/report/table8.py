@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from pretrainlab.report.markdown import accuracy_cell, markdown_table
 from pretrainlab.report.model_labels import StudyModel
+from pretrainlab.report.significance import AboveRandom
 
 # Wang et al. 2022, Table 8, as copied into ../shared/reference/anchors.md: zero-shot average accuracy
 # (%) as (EAI-Eval, T0-Eval), after 168B-token pretraining and after + MTF (13B tokens); None where
@@ -71,7 +72,7 @@ def _random_baseline(rows: list[Table8Row]) -> str:
     return "—"
 
 
-def table8_markdown(rows: list[Table8Row], held_out: list[str]) -> list[str]:
+def table8_markdown(rows: list[Table8Row], held_out: list[str], marks: AboveRandom) -> list[str]:
     header = [
         "Model",
         "Config",
@@ -88,8 +89,12 @@ def table8_markdown(rows: list[Table8Row], held_out: list[str]) -> list[str]:
             [
                 f"`{row.model.name}`",
                 row.model.label,
-                accuracy_cell(row.pretrained) if row.pretrained else "not evaluated",
-                accuracy_cell(row.mtf),
+                (
+                    accuracy_cell(row.pretrained, marks.average(row.model.name, "held_out"))
+                    if row.pretrained
+                    else "not evaluated"
+                ),
+                accuracy_cell(row.mtf, bool(row.mtf_model) and marks.average(str(row.mtf_model), "held_out")),
                 f"`{row.mtf_model}`" if row.mtf_model else "—",
                 _paper(paper_pretrained),
                 _paper(paper_mtf),
@@ -104,8 +109,9 @@ def table8_markdown(rows: list[Table8Row], held_out: list[str]) -> list[str]:
     clusters = ", ".join(f"`{c}`" for c in held_out) or "none"
     lines = [
         "Held-out zero-shot accuracy (%, unweighted mean over the held-out tasks; held-out clusters: "
-        f"{clusters}) with its 95% bootstrap CI; `*` = CI entirely above random. The paper's columns are "
-        "Wang et al. 2022 Table 8 averages over EAI-Eval / T0-Eval at 4.8B (decoders) and 11B "
+        f"{clusters}) with its 95% bootstrap CI; `*` = above random by a paired test against each item's "
+        "chance rate (Holm-corrected over every model × the held-out and held-in averages). The paper's "
+        "columns are Wang et al. 2022 Table 8 averages over EAI-Eval / T0-Eval at 4.8B (decoders) and 11B "
         "(encoder-decoders) parameters after 168B tokens: compare orderings, not levels. MLM = span "
         "corruption; `A → B` = model A adapted to B.",
         "",

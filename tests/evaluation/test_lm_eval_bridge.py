@@ -25,6 +25,7 @@ from pretrainlab.evaluation.lm_eval_bridge import (
     run_lm_eval,
     summarise,
 )
+from pretrainlab.evaluation.prompt_formats import prompt_format
 from pretrainlab.evaluation.rank_classification import (
     PromptFormat,
     encode_items,
@@ -54,6 +55,14 @@ def offline(monkeypatch, tmp_path):
     monkeypatch.chdir(ROOT)
 
 
+def _card(
+    model_dir: Path, arch: str, fmt: str = "plain", objective: str = "full_lm", kind="pretrain"
+) -> None:
+    """The model card a training stage writes (what the bridge reads the prompt format from)."""
+    card = {"name": model_dir.name, "kind": kind, "arch": arch, "objective": objective, "prompt_format": fmt}
+    (model_dir / "pretrainlab.json").write_text(json.dumps(card))
+
+
 @pytest.fixture(scope="module")
 def model_dirs(tmp_path_factory) -> dict[str, Path]:
     """A tiny byte-level BPE and one saved random model per architecture (tokenizer saved beside it)."""
@@ -72,6 +81,7 @@ def model_dirs(tmp_path_factory) -> dict[str, Path]:
         dirs[arch] = root / arch
         build_model(arch, size, specials, seq_len=SEQ_LEN, seed=0).save_pretrained(dirs[arch])
         tokenizer.save_pretrained(dirs[arch])
+        _card(dirs[arch], arch)
     return dirs
 
 
@@ -148,6 +158,45 @@ def test_registered_noncausal_lm_loads_a_model_directory(model_dirs):
     )
 
 
+@pytest.mark.parametrize("arch", ["noncausal_decoder", "encoder_decoder"])
+def test_span_corruption_card_is_scored_in_the_sentinel_format(model_dirs, tmp_path, arch):
+    """NC-A (adapted to ND with span corruption) and ED:MLM: lm-eval scores the continuation as the filler
+    of a final sentinel span, exactly as our rank classification does for the same card."""
+    pytest.importorskip("lm_eval")
+    import shutil
+
+    model_dir = tmp_path / "nc-a"
+    shutil.copytree(model_dirs[arch], model_dir)
+    _card(model_dir, arch, "sentinel", objective="span_corruption", kind="adapt")
+    lm = build_lm(model_dir, arch=arch)
+    requests = [(None, [40, 41, 42, 43, 44], [45, 46]), (None, [50, 51], [52]), (None, [60], [61, 62, 63])]
+    theirs = [ll for ll, _ in lm._loglikelihood_tokens(requests)]
+
+    specials = load_tokenizer(model_dir)[1]
+    fmt = prompt_format("sentinel", specials)
+    examples = [fmt.example(np.array(c), np.array(x), arch=arch, seq_len=SEQ_LEN) for _, c, x in requests]
+    assert all(e.inputs[-2:].tolist() == [specials.sentinels[0], specials.eos] for e in examples)
+    scorer = model_scorer(load_pretrained(model_dir, arch), arch, specials)
+    ours = scorer(examples, [fmt.skipped_targets] * len(examples))
+    np.testing.assert_allclose(theirs, ours, rtol=1e-5, atol=1e-4)
+    plain = [ll for ll, _ in build_lm(model_dirs[arch], arch=arch)._loglikelihood_tokens(requests)]
+    assert not np.allclose(theirs, plain, atol=1e-3)  # the format changes the scores
+
+
+def test_card_without_a_prompt_format_asks_to_rerun_training(model_dirs, tmp_path):
+    pytest.importorskip("lm_eval")
+    import shutil
+
+    model_dir = tmp_path / "old-model"
+    shutil.copytree(model_dirs["causal_decoder"], model_dir)
+    card = json.loads((model_dir / "pretrainlab.json").read_text())
+    del card["prompt_format"]
+    card["name"] = "old-model"
+    (model_dir / "pretrainlab.json").write_text(json.dumps(card))
+    with pytest.raises(UserInputError, match=r"no `prompt_format`.*dvc repro -f -s pretrain@old-model"):
+        run_lm_eval(model_dir, arch="causal_decoder", tasks=[TASK], include_path=ASSETS)
+
+
 def test_run_lm_eval_noncausal_end_to_end(model_dirs):
     pytest.importorskip("lm_eval")
     out = run_lm_eval(
@@ -178,6 +227,7 @@ def test_missing_data_file_names_it(tmp_path):
     pytest.importorskip("lm_eval")
     yaml_text = (ASSETS / "tiny_mc.yaml").read_text().replace("tiny_mc.jsonl", "gone.jsonl")
     (tmp_path / "gone.yaml").write_text(yaml_text.replace(f"task: {TASK}", "task: gone_mc"))
+    _card(tmp_path, "causal_decoder")
     with pytest.raises(UserInputError, match=r"gone_mc.*gone\.jsonl"):
         run_lm_eval(tmp_path, arch="causal_decoder", tasks=["gone_mc"], include_path=tmp_path)
 
@@ -190,8 +240,12 @@ def test_generative_task_refused_for_noncausal(tmp_path):
         .replace(f"task: {TASK}", "task: gen_tiny")
         .replace("output_type: multiple_choice", "output_type: generate_until")
     )
+    _card(tmp_path, "noncausal_decoder")
     with pytest.raises(UserInputError, match=r"gen_tiny generate text"):
         run_lm_eval(tmp_path, arch="noncausal_decoder", tasks=["gen_tiny"], include_path=tmp_path)
+    _card(tmp_path, "causal_decoder", "sentinel", objective="span_corruption")  # our LM: no generation either
+    with pytest.raises(UserInputError, match=r"gen_tiny generate text.*prompt format sentinel"):
+        run_lm_eval(tmp_path, arch="causal_decoder", tasks=["gen_tiny"], include_path=tmp_path)
 
 
 def test_encoder_is_refused(tmp_path):

@@ -7,6 +7,7 @@ import torch
 from pretrainlab.config.schema import EvaluateConfig, ModelSize
 from pretrainlab.corpus.synthworld import HELD_OUT_CLUSTERS, TASK_FAMILIES, generate_documents
 from pretrainlab.errors import UserInputError
+from pretrainlab.evaluation.item_results import read_item_table, write_item_table
 from pretrainlab.evaluation.rank_classification import RankResult
 from pretrainlab.evaluation.suite import evaluate_model, resolve_tasks, summarise
 
@@ -99,22 +100,22 @@ def study(tmp_path_factory):
 
 
 @pytest.mark.parametrize(
-    ("arch", "objective", "adapted"),
+    ("arch", "objective", "prompt_format"),
     [
-        ("causal_decoder", "full_lm", False),
-        ("encoder_decoder", "span_corruption", False),
-        ("encoder_decoder", "ul2", True),
+        ("causal_decoder", "full_lm", "plain"),
+        ("encoder_decoder", "span_corruption", "sentinel"),
+        ("encoder_decoder", "ul2", "plain"),
     ],
 )
-def test_evaluate_model_end_to_end(study, arch, objective, adapted):
+def test_evaluate_model_end_to_end(study, arch, objective, prompt_format, tmp_path):
     torch.set_num_threads(1)
     tokenizer, specials, tokens_dir, model_dirs = study
     config = _config(tasks=TASKS, items_per_task=12, bootstrap_samples=100, val_tokens=512)
-    out = evaluate_model(
+    evaluation = evaluate_model(
         model_dirs[arch],
         arch=arch,
         objective=objective,
-        adapted=adapted,
+        prompt_format_name=prompt_format,
         tokenizer=tokenizer,
         specials=specials,
         tokens_dir=tokens_dir,
@@ -122,8 +123,10 @@ def test_evaluate_model_end_to_end(study, arch, objective, adapted):
         world=WORLD,
         seq_len=64,
     )
+    out = evaluation.metrics
     json.dumps(out)
     assert out["model"] == f"{arch}-cell" and out["arch"] == arch and out["objective"] == objective
+    assert out["prompt_format"] == prompt_format
     assert out["val_loss"] > 0 and out["bits_per_byte"] > 0
     assert sorted(out["tasks"]) == sorted(TASKS)
     for task in TASKS:
@@ -134,3 +137,19 @@ def test_evaluate_model_end_to_end(study, arch, objective, adapted):
     assert set(out["clusters"]) == {"nli", "coreference", "closed_book_qa", "sentiment"}
     assert out["held_out"]["tasks"] == ["coreference.gender", "nli.fact"]
     assert out["held_in"]["random_baseline"] == pytest.approx((1 / 4 + 1 / 2) / 2)
+
+    # The per-item results hold what the metrics were computed from, and survive a parquet round trip.
+    items = evaluation.items.to_pydict()
+    assert len(items["item"]) == 12 * len(TASKS) and set(items["model"]) == {f"{arch}-cell"}
+    for task in TASKS:
+        correct = [c for t, c in zip(items["task"], items["correct"], strict=True) if t == task]
+        assert np.mean(correct) == pytest.approx(out["tasks"][task]["accuracy"])
+    for lls, answer, prediction, n in zip(
+        items["log_likelihood"], items["answer"], items["prediction"], items["n_choices"], strict=True
+    ):
+        assert len(lls) == n and prediction == int(np.argmax(lls)) and 0 <= answer < n
+    path = tmp_path / "model.items.parquet"
+    write_item_table(path, evaluation.items)
+    read = read_item_table(path, f"{arch}-cell")
+    assert sorted(read) == sorted(TASKS)
+    assert read[TASKS[0]].correct.mean() == pytest.approx(out["tasks"][TASKS[0]]["accuracy"])

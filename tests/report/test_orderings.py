@@ -1,7 +1,11 @@
-from pretrainlab.report.adaptation_speedup import SpeedUp
+"""Orderings (a) and (b) decided by paired tests on synthetic per-item results with known effects."""
+
+import numpy as np
+
 from pretrainlab.report.model_labels import StudyModel
-from pretrainlab.report.orderings import adaptation_ordering, mtf_ordering, pretraining_ordering
+from pretrainlab.report.orderings import mtf_ordering, pretraining_ordering
 from pretrainlab.report.table8 import Table8Row
+from tests.report.synthetic_items import TASKS, base, comparisons, shifted
 
 CD_FLM = StudyModel("pretrain/cd-flm", "causal_decoder", "full_lm", "CD:FLM", "tiny")
 ND_PLM = StudyModel("pretrain/nd-plm", "noncausal_decoder", "prefix_lm", "ND:PLM", "tiny")
@@ -9,57 +13,79 @@ ED_MLM = StudyModel("pretrain/ed-mlm", "encoder_decoder", "span_corruption", "ED
 NC_A = StudyModel(
     "adapt/nc-a", "noncausal_decoder", "span_corruption", "CD:FLM → ND:MLM", "tiny", source="pretrain/cd-flm"
 )
+EVALUATED = {"accuracy": 0.5, "ci95": [0.4, 0.6], "random_baseline": 1 / 3}  # the json entry: not read
 
 
-def _acc(accuracy, lo, hi):
-    return {"accuracy": accuracy, "ci95": [lo, hi], "random_baseline": 0.33}
+def _pretrain(cd, nd):
+    rows = [Table8Row(CD_FLM, EVALUATED), Table8Row(ND_PLM, EVALUATED)]
+    return pretraining_ordering(rows, comparisons({"cd-flm": cd, "nd-plm": nd}))
 
 
-def test_pretraining_ordering_reproduced_outside_the_cis():
-    rows = [Table8Row(CD_FLM, _acc(0.60, 0.55, 0.65)), Table8Row(ND_PLM, _acc(0.40, 0.35, 0.45))]
-    ordering = pretraining_ordering(rows)
+def test_pretraining_ordering_identical_models_are_unresolved():
+    same = base()
+    ordering = _pretrain(same, dict(same))
+    assert ordering.verdict == "unresolved"
+    assert "paired difference +0.0 points, 95% interval [+0.0, +0.0], p = 1.000" in ordering.detail
+
+
+def test_pretraining_ordering_five_points_ahead_is_reproduced_and_behind_contradicted():
+    rival = base()
+    ahead = shifted(rival, 5)
+    ordering = _pretrain(ahead, rival)
     assert ordering.verdict == "reproduced"
-    assert "60.0% [55.0–65.0]" in ordering.detail and "CIs do not overlap" in ordering.detail
+    assert "`cd-flm` (CD:FLM) 55." in ordering.detail and "`nd-plm` (ND:PLM) 50." in ordering.detail
+    assert "paired difference +5.0 points, 95% interval [+" in ordering.detail
+    behind = _pretrain(rival, ahead)
+    assert behind.verdict == "contradicted"
+    assert "paired difference -5.0 points, 95% interval [-" in behind.detail
 
 
-def test_pretraining_ordering_not_reproduced_within_noise():
-    rows = [Table8Row(CD_FLM, _acc(0.40, 0.30, 0.50)), Table8Row(ND_PLM, _acc(0.45, 0.35, 0.55))]
-    ordering = pretraining_ordering(rows)
-    assert ordering.verdict == "not reproduced (within noise)"
-    assert "`nd-plm` (ND:PLM) 45.0%" in ordering.detail
+def test_pretraining_ordering_with_seeds_puts_seed_noise_in_the_interval():
+    """CD:FLM's first seed is 6 points ahead, but its other two seeds are not: unresolved."""
+    rival = base()
+    runs = [shifted(rival, 6, seed=1), shifted(rival, -5, seed=2), shifted(rival, 4, seed=3)]
+    cd = {t: np.stack([run[t] for run in runs]) for t in TASKS}
+    assert _pretrain({t: v[:1] for t, v in cd.items()}, rival).verdict == "reproduced"  # one seed
+    seeded = _pretrain(cd, rival)
+    assert seeded.verdict == "unresolved" and "(mean of 3 seeds)" in seeded.detail
 
 
 def test_pretraining_ordering_needs_a_cd_flm_cell_and_a_rival():
-    assert pretraining_ordering([Table8Row(CD_FLM, _acc(0.4, 0.3, 0.5))]).verdict == "not measurable"
-    assert pretraining_ordering([Table8Row(ND_PLM, _acc(0.4, 0.3, 0.5))]).verdict == "not measurable"
+    paired = comparisons({"cd-flm": base(), "nd-plm": base(1), "nc-a": base(2)})
+    assert pretraining_ordering([Table8Row(CD_FLM, EVALUATED)], paired).verdict == "not measurable"
+    assert pretraining_ordering([Table8Row(ND_PLM, EVALUATED)], paired).verdict == "not measurable"
     # An adaptation is not a pretrain cell: it does not count as CD:FLM's rival for (a).
-    rows = [Table8Row(CD_FLM, _acc(0.4, 0.3, 0.5)), Table8Row(NC_A, _acc(0.9, 0.8, 1.0))]
-    assert pretraining_ordering(rows).verdict == "not measurable"
+    rows = [Table8Row(CD_FLM, EVALUATED), Table8Row(NC_A, EVALUATED)]
+    assert pretraining_ordering(rows, paired).verdict == "not measurable"
+    nothing = pretraining_ordering([Table8Row(CD_FLM, None), Table8Row(ND_PLM, None)], None)
+    assert nothing.verdict == "not measurable"
+    assert nothing.detail == "The study has no evaluated CD:FLM pretrain cell to compare."
 
 
-def test_mtf_ordering_counts_each_mlm_model_against_cd_flm():
-    cd = Table8Row(CD_FLM, _acc(0.3, 0.2, 0.4), "cd-mtf", _acc(0.50, 0.45, 0.55))
-    ed = Table8Row(ED_MLM, _acc(0.3, 0.2, 0.4), "ed-mtf", _acc(0.70, 0.65, 0.75))
-    nc = Table8Row(NC_A, _acc(0.3, 0.2, 0.4), "nc-mtf", _acc(0.48, 0.40, 0.56))
-    assert mtf_ordering([cd, ed]).verdict == "reproduced"
-    mixed = mtf_ordering([cd, ed, nc])
+def test_mtf_ordering_compares_each_mlm_model_with_cd_flm_holm_corrected():
+    cd_mtf = base()
+    scores = {
+        "cd-mtf": cd_mtf,
+        "ed-mtf": shifted(cd_mtf, 8),
+        "nc-mtf": dict(cd_mtf),
+        "bad-mtf": shifted(cd_mtf, -8),
+    }
+    paired = comparisons(scores)
+    cd = Table8Row(CD_FLM, EVALUATED, "cd-mtf", EVALUATED)
+    ed = Table8Row(ED_MLM, EVALUATED, "ed-mtf", EVALUATED)
+    nc = Table8Row(NC_A, EVALUATED, "nc-mtf", EVALUATED)
+    bad = Table8Row(ED_MLM, EVALUATED, "bad-mtf", EVALUATED)
+
+    alone = mtf_ordering([cd, ed], paired)
+    assert alone.verdict == "reproduced" and "95% interval" in alone.detail and "Holm" not in alone.detail
+    mixed = mtf_ordering([cd, ed, nc], paired)
     assert mixed.verdict == "partly reproduced"
-    assert "`nc-mtf` (CD:FLM → ND:MLM + MTF) 48.0% [40.0–56.0] is not ahead (CIs overlap)" in mixed.detail
-    assert mtf_ordering([cd, nc]).verdict == "not reproduced (within noise)"
-    assert mtf_ordering([cd, Table8Row(ED_MLM, _acc(0.3, 0.2, 0.4))]).verdict == "not measurable"
-
-
-def _speedup(name, scratch_tokens=None, total=None, reason=None):
-    model = StudyModel(f"adapt/{name}", "causal_decoder", "full_lm", "ND:MLM → CD:FLM", "tiny", "pretrain/x")
-    return SpeedUp(model, "LM-A", "cd-flm", 1000.0, 3.5, scratch_tokens, total, reason)
-
-
-def test_adaptation_ordering_from_factors_and_lower_bounds():
-    assert adaptation_ordering([_speedup("fast", 2500.0, 3000.0)]).verdict == "reproduced"
-    assert "(paper: 1.6×)" in adaptation_ordering([_speedup("fast", 2500.0, 3000.0)]).detail
-    assert adaptation_ordering([_speedup("never", None, 3000.0)]).verdict == "reproduced"  # > 3x
-    assert adaptation_ordering([_speedup("slow", 500.0, 3000.0)]).verdict == "not reproduced"
-    # A from-scratch run shorter than the adaptation that never got there settles nothing.
-    short = adaptation_ordering([_speedup("short", None, 800.0), _speedup("none", reason="no target")])
-    assert short.verdict == "not measurable" and "no target" in short.detail
-    assert adaptation_ordering([]).verdict == "not measurable"
+    assert "`nc-mtf` (CD:FLM → ND:MLM + MTF) 50.0%: unresolved, paired difference +0.0 points" in mixed.detail
+    assert (
+        "`ed-mtf` (ED:MLM + MTF) 58.0%: reproduced, paired difference +8.0 points, 97.5% interval"
+        in mixed.detail
+    )
+    assert "Holm-adjusted p" in mixed.detail and "Holm-corrected over these 2 comparisons." in mixed.detail
+    assert mtf_ordering([cd, bad], paired).verdict == "contradicted"
+    assert mtf_ordering([cd, nc, bad], paired).verdict == "partly contradicted"
+    assert mtf_ordering([cd, Table8Row(ED_MLM, EVALUATED)], paired).verdict == "not measurable"

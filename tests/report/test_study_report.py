@@ -4,6 +4,7 @@ import pytest
 
 from pretrainlab.errors import UserInputError
 from pretrainlab.report.study_report import build_report
+from tests.report.synthetic_items import write_items
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 CELLS = {
@@ -29,11 +30,12 @@ def _entry(acc, lo, hi, baseline, held_out=None, cluster=None, n=None):
     return entry
 
 
-def _eval(model, arch, objective, nli, qa):
+def _eval(model, arch, objective, nli, qa, prompt_format="plain"):
     return {
         "model": model,
         "arch": arch,
         "objective": objective,
+        "prompt_format": prompt_format,
         "val_loss": 3.2,
         "bits_per_byte": 1.4,
         "tasks": {
@@ -47,6 +49,19 @@ def _eval(model, arch, objective, nli, qa):
         "held_out": _entry(*nli, 1 / 3),
         "held_in": _entry(*qa, 0.25),
     }
+
+
+def _write_evaluation(root, name, evaluation):
+    """``<name>.json`` and its per-item results: in each task the first round(accuracy * n) items right."""
+    (root / f"metrics/evaluate/{name}.json").write_text(json.dumps(evaluation))
+    tasks = evaluation["tasks"]
+    write_items(
+        root / f"metrics/evaluate/{name}.items.parquet",
+        name,
+        {t: round(e["accuracy"] * e["n"]) for t, e in tasks.items()},
+        n=50,
+        n_choices={t: round(1 / e["random_baseline"]) for t, e in tasks.items()},
+    )
 
 
 def _write_study(root, models=MODELS):
@@ -78,14 +93,14 @@ def _write_study(root, models=MODELS):
     evals = {
         "cd-flm": _eval("cd-flm", "causal_decoder", "full_lm", (0.36, 0.30, 0.42), (0.40, 0.33, 0.47)),
         "ed-mlm": _eval(
-            "ed-mlm", "encoder_decoder", "span_corruption", (0.34, 0.28, 0.40), (0.26, 0.20, 0.32)
+            "ed-mlm", "encoder_decoder", "span_corruption", (0.34, 0.28, 0.40), (0.26, 0.20, 0.32), "sentinel"
         ),
         "cd-flm-mtf": _eval(
             "cd-flm-mtf", "causal_decoder", "full_lm", (0.55, 0.48, 0.62), (0.80, 0.74, 0.86)
         ),
     }
     for name in models:
-        (root / f"metrics/evaluate/{name}.json").write_text(json.dumps(evals[name]))
+        _write_evaluation(root, name, evals[name])
 
 
 def _build(root, models=MODELS):
@@ -181,7 +196,12 @@ def _write_lineage_study(root, models=LINEAGE_MODELS):
         )
     evals = {
         "cd-flm-to-nd-mlm": _eval(
-            "cd-flm-to-nd-mlm", "noncausal_decoder", "span_corruption", (0.35, 0.29, 0.41), (0.3, 0.2, 0.4)
+            "cd-flm-to-nd-mlm",
+            "noncausal_decoder",
+            "span_corruption",
+            (0.35, 0.29, 0.41),
+            (0.3, 0.2, 0.4),
+            "sentinel",
         ),
         "ed-to-cd-flm": _eval(
             "ed-to-cd-flm", "causal_decoder", "full_lm", (0.33, 0.27, 0.39), (0.3, 0.2, 0.4)
@@ -192,7 +212,7 @@ def _write_lineage_study(root, models=LINEAGE_MODELS):
     }
     for name in models:
         if name in evals:
-            (root / f"metrics/evaluate/{name}.json").write_text(json.dumps(evals[name]))
+            _write_evaluation(root, name, evals[name])
 
 
 def _build_lineage(root, models=LINEAGE_MODELS):
@@ -244,14 +264,16 @@ def test_report_shows_speed_ups_orderings_and_every_model_in_the_bars(tmp_path):
     assert "no from-scratch ND:MLM cell in the study | 3.3× (CD:FLM → ND:MLM) |" in adaptation
     assert "![Adaptation curves](adaptation_curves.png)" in adaptation
     shows = text.split("## What this shows")[1].split("##")[0]
+    # One item more right of 50 (cd-flm vs ed-mlm), two of 50 (nd-mlm-mtf vs cd-flm-mtf): paired
+    # intervals that reach 0, so neither point-estimate win counts.
     assert (
-        "**(a) After pretraining only, CD:FLM is the best zero-shot model** — **reproduced (within noise)**"
-        in shows
+        "**(a) After pretraining only, CD:FLM is the best zero-shot model** — **unresolved**. `cd-flm` (CD:FLM) "
+        "36.0% vs the strongest other pretrain cell `ed-mlm` (ED:MLM) 34.0%: paired difference +2.0 points, "
+        "95% interval [+0.0, +6.0]" in shows
     )
-    assert (
-        "**(b) After MTF, non-causal / encoder-decoder MLM models beat CD:FLM** — **reproduced (within noise)**"
-        in (shows)
-    )
+    assert "**(b) After MTF, non-causal / encoder-decoder MLM models beat CD:FLM** — **unresolved**" in shows
+    assert "`nd-mlm-mtf` (CD:FLM → ND:MLM + MTF) 60.0%: unresolved, paired difference +4.0 points" in shows
+    assert "Comparisons are paired" in shows and "**Resolving power.**" in shows
     assert "**(c) Adapting is cheaper than training from scratch** — **reproduced**." in shows
     assert "`cd-flm-to-nd-mlm` (no from-scratch ND:MLM cell in the study)" in shows
     clusters = text.split("## Clusters")[1].split("##")[0]
@@ -299,3 +321,90 @@ def test_report_stage_passes_adapt_and_finetune_cells_with_their_from_key(monkey
     )
     assert seen["adapt_cells"]["x"]["from"] == "pretrain/cd-flm"
     assert seen["finetune_cells"]["y"]["from"] == "adapt/x"
+
+
+def test_report_prints_each_models_prompt_format_and_the_resolving_power(tmp_path):
+    _write_study(tmp_path)
+    text = _build(tmp_path).read_text()
+    table = text.split("## Models")[1].split("##")[0]
+    assert "| Prompt format |" in table.splitlines()[2]
+    assert _row(table, "`ed-mlm`").split(" | ")[4] == "`sentinel`"
+    assert _row(table, "`cd-flm-mtf`").split(" | ")[4] == "`plain`"
+    shows = text.split("## What this shows")[1].split("## Adaptation")[0]
+    # 3 models on 50 held-out items, right on the first 18, 17 and 28 (round(0.55 * 50)): pairs disagree on
+    # 1, 10 and 11 items, d = 22 / 150 = 14.7%; (1.960 + 0.842) * sqrt(0.14667 / 50) = 0.1517.
+    assert "(1 task, 50 items each)" in shows and "nli_entailment 14.7%" in shows
+    assert "**15.2 points**" in shows and "3 pairs of the 3 models" in shows
+
+
+@pytest.mark.parametrize("model", ["ed-mlm", "cd-flm-mtf"])
+def test_evaluation_without_per_item_results_names_the_model(tmp_path, model):
+    _write_study(tmp_path)
+    missing = tmp_path / f"metrics/evaluate/{model}.items.parquet"
+    missing.unlink()
+    with pytest.raises(UserInputError, match=rf"per-item results of model '{model}' not found") as err:
+        _build(tmp_path)
+    assert str(missing) in str(err.value) and f"dvc repro evaluate@{model}" in str(err.value)
+    assert not (tmp_path / "reports").exists()
+
+
+def test_evaluations_of_other_items_or_tasks_are_refused(tmp_path):
+    _write_study(tmp_path)
+    items = tmp_path / "metrics/evaluate/ed-mlm.items.parquet"
+    write_items(
+        items,
+        "ed-mlm",
+        {"nli_entailment": 17, "qa_birthplace": 13},
+        n=40,
+        n_choices={"nli_entailment": 3, "qa_birthplace": 4},
+    )
+    with pytest.raises(
+        UserInputError, match=r"'ed-mlm' was asked other items than 'cd-flm' in task 'nli_entailment'"
+    ):
+        _build(tmp_path)
+    write_items(items, "ed-mlm", {"nli_entailment": 17}, n=50, n_choices={"nli_entailment": 3})
+    with pytest.raises(
+        UserInputError, match=r"'ed-mlm' was evaluated on other tasks than 'cd-flm' \(missing: qa_birthplace"
+    ):
+        _build(tmp_path)
+    assert not (tmp_path / "reports").exists()
+
+
+def test_metrics_without_a_prompt_format_ask_to_rerun_evaluate(tmp_path):
+    _write_study(tmp_path)
+    path = tmp_path / "metrics/evaluate/ed-mlm.json"
+    metrics = json.loads(path.read_text())
+    del metrics["prompt_format"]
+    path.write_text(json.dumps(metrics))
+    with pytest.raises(UserInputError, match=r"ed-mlm\.json: no `prompt_format`.*dvc repro evaluate@ed-mlm"):
+        _build(tmp_path)
+    assert not (tmp_path / "reports").exists()
+
+
+def test_replicates_under_study_seeds_enter_the_comparisons(tmp_path):
+    _write_study(tmp_path)
+    for cell in CELLS:
+        evaluation = json.loads((tmp_path / f"metrics/evaluate/{cell}.json").read_text())
+        _write_evaluation(tmp_path, f"{cell}-seed1", evaluation | {"model": f"{cell}-seed1"})
+
+    def build():
+        return build_report(
+            tmp_path / "metrics",
+            tmp_path / "plots",
+            tmp_path / "reports",
+            title="Seeds",
+            models=MODELS,
+            pretrain_cells=CELLS,
+            seeds=[1],
+            primary_seed=0,
+        )
+
+    shows = build().read_text().split("## What this shows")[1].split("## Adaptation")[0]
+    assert "`cd-flm` (CD:FLM) 36.0% (mean of 2 seeds)" in shows
+    assert "a cell trained under several seeds also has its seeds resampled, per model" in shows
+    (tmp_path / "metrics/evaluate/ed-mlm-seed1.items.parquet").unlink()
+    with pytest.raises(
+        UserInputError, match=r"ed-mlm-seed1\.items\.parquet: per-item results of model 'ed-mlm-seed1'"
+    ) as err:
+        build()
+    assert "dvc repro evaluate-replicate@ed-mlm-1" in str(err.value)
