@@ -36,6 +36,7 @@ from pretrainlab.evaluation.rank_classification import (
     model_scorer,
     rank_classify,
 )
+from pretrainlab.evaluation.reference_baselines import reference_baselines, shortcut_test
 from pretrainlab.models.build import register_sdpa
 from pretrainlab.models.load import load_pretrained
 from pretrainlab.tokenization.specials import SpecialTokens
@@ -133,6 +134,28 @@ def summarise(
     return summary
 
 
+def task_references(name: str, eval_items: Sequence, n: int, world: Mapping[str, int]) -> dict:
+    """Chance, majority and shortcut accuracy of task ``name`` on ``eval_items`` (none of them saw the
+    corpus; :mod:`pretrainlab.evaluation.reference_baselines`), with one-sided exact p-values of the
+    majority and shortcut baselines against chance; ``flagged`` names those significantly above it —
+    such a task rewards a label prior or surface cues, not knowledge."""
+    train_items = generate_task_items(
+        name,
+        n,
+        entities=int(world["entities"]),
+        documents=int(world["documents"]),
+        seed=int(world["seed"]),
+        split="train",
+    )
+    baselines = reference_baselines(train_items, eval_items)
+    tests = {kind: shortcut_test(baselines[kind], eval_items) for kind in ("majority", "shortcut")}
+    return {
+        **{kind: baseline.accuracy for kind, baseline in baselines.items()},
+        **{f"{kind}_p_value": test.p_value for kind, test in tests.items()},
+        "flagged": [kind for kind, test in tests.items() if test.flagged],
+    }
+
+
 @dataclass(frozen=True)
 class Evaluation:
     """What one model's evaluation writes: its metrics and its per-item results."""
@@ -196,8 +219,9 @@ def evaluate_model(
         )
         for name in task_names
     }
-    results = {}
+    results, references = {}, {}
     for name in task_names:
+        references[name] = task_references(name, raw[name], config.items_per_task, world)
         results[name] = rank_classify(
             encode_items(raw[name], tokenizer), scorer, fmt, arch=arch, seq_len=seq_len
         )
@@ -212,4 +236,6 @@ def evaluate_model(
         "val_tokens_scored": ppl.tokens if ppl else 0,
         **summarise(results, config),
     }
+    for name, reference in references.items():
+        metrics["tasks"][name]["reference"] = reference
     return Evaluation(metrics, item_table(Path(model_dir).name, results, raw))

@@ -57,6 +57,7 @@ from pretrainlab.report.significance import (
     resolving_power_lines,
 )
 from pretrainlab.report.table8 import table8_markdown, table8_rows
+from pretrainlab.report.task_table import task_table
 
 
 def _read_json(path: Path) -> dict:
@@ -188,8 +189,8 @@ def _baselines(evaluated: Mapping[str, dict], held_out: list[str]) -> list[str]:
 
 
 def _pretrain_table(pretrain_cells: Mapping[str, Mapping], pretrain: Mapping[str, dict]) -> list[str]:
-    header = ["Cell", "Arch", "Objective", "Size", "Params", "Non-emb.", "Tokens", "FLOPs", "Steps"]
-    header += ["Train loss", "Val loss", "Tokens/s"]
+    header = ["Cell", "Arch", "Objective", "Size", "Params", "Non-emb.", "Tokens", "Padded positions"]
+    header += ["FLOPs", "Steps", "Train loss", "Val loss", "Tokens/s"]
     rows = []
     for cell, spec in pretrain_cells.items():
         m = pretrain[cell]
@@ -203,6 +204,7 @@ def _pretrain_table(pretrain_cells: Mapping[str, Mapping], pretrain: Mapping[str
                 _count(m.get("parameters")),
                 _count(m.get("non_embedding_parameters")),
                 _count(m.get("tokens")),
+                _count(m.get("padded_positions")),
                 _flops(m.get("flops")),
                 str(m.get("steps", "—")),
                 _num(m.get("train_loss")),
@@ -225,28 +227,6 @@ def _cluster_table(evaluated: Mapping[str, dict], clusters: list[str], marks: Ab
             *[_baseline_of(evaluated, lambda m, c=c: m.get("clusters", {}).get(c)) for c in clusters],
         ]
     )
-    return markdown_table(header, rows)
-
-
-def _task_table(evaluated: Mapping[str, dict], marks: AboveRandom) -> list[str]:
-    tasks: dict[str, dict] = {}
-    for metrics in evaluated.values():
-        for task, entry in metrics.get("tasks", {}).items():
-            tasks.setdefault(task, entry)
-    order = sorted(tasks, key=lambda t: (not tasks[t]["held_out"], tasks[t]["cluster"], t))
-    header = ["Task", "Cluster", "Held out", "n", "Random", *[f"`{n}`" for n in evaluated]]
-    rows = []
-    for task in order:
-        info = tasks[task]
-        cells = []
-        for name, metrics in evaluated.items():
-            entry = metrics.get("tasks", {}).get(task)
-            star = "*" if marks.task(name, task) else ""
-            cells.append("—" if not entry else f"{100 * entry['accuracy']:.1f}{star}")
-        held = "yes" if info["held_out"] else "no"
-        rows.append(
-            [task, info["cluster"], held, str(info["n"]), f"{100 * info['random_baseline']:.1f}", *cells]
-        )
     return markdown_table(header, rows)
 
 
@@ -367,7 +347,7 @@ def build_report(
             "",
         ]
         lines += ["## Tasks", "", "Held-out tasks first; accuracy by summed log-likelihood.", ""]
-        lines += _task_table(evaluated, marks) + [""]
+        lines += task_table(evaluated, marks) + [""]
         lines += _lm_eval_section(evaluated)
     path = out_dir / "study.md"
     with atomic_file(path) as handle:

@@ -134,6 +134,12 @@ def test_evaluate_model_end_to_end(study, arch, objective, prompt_format, tmp_pa
         assert entry["n"] == 12
         assert 0.0 <= entry["ci95"][0] <= entry["accuracy"] <= entry["ci95"][1] <= 1.0
         assert entry["held_out"] == (entry["cluster"] in HELD_OUT_CLUSTERS)
+        reference = entry["reference"]  # the same items, scored by references that never saw the corpus
+        assert reference["chance"] == pytest.approx(entry["random_baseline"])
+        assert 0.0 <= reference["majority"] <= 1.0 and 0.0 <= reference["shortcut"] <= 1.0
+        assert reference["flagged"] == [
+            kind for kind in ("majority", "shortcut") if reference[f"{kind}_p_value"] < 0.05
+        ]
     assert set(out["clusters"]) == {"nli", "coreference", "closed_book_qa", "sentiment"}
     assert out["held_out"]["tasks"] == ["coreference.gender", "nli.fact"]
     assert out["held_in"]["random_baseline"] == pytest.approx((1 / 4 + 1 / 2) / 2)
