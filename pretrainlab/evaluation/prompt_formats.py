@@ -9,7 +9,7 @@ last training                     format         inputs → targets
 ================================  =============  ================================================
 ``full_lm``, ``prefix_lm``        ``plain``      ``prompt`` → ``choice``
 ``span_corruption``               ``sentinel``   ``prompt <extra_id_0> </s>`` → ``<extra_id_0> choice``
-``ul2``                           ``ul2_s2s``    ``[S2S] prompt`` → ``choice``
+``ul2``                           ``ul2_s2s``    ``[S2S] prompt </s>`` → ``choice``
 ``mlm`` (BERT-style encoder)      ``mask_fill``  ``prompt <mask>×k`` (the choice at the slots)
 multitask finetuning (any)        ``plain``      MTF trains on ``prompt`` → ``answer``
 ================================  =============  ================================================

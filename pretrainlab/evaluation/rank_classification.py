@@ -22,8 +22,9 @@ Choices made here (each changes the numbers, so each is written down):
   identical across the choices of an item and adding it would not change the summed ranking, but it
   would skew the length-normalised scores. No ``</s>`` closes the choice (see *Tokenisation*).
 * **UL2 models that were not adapted or finetuned** are scored in UL2's S-denoiser (prefix-LM)
-  format, which is what rank classification asks ("continue this prompt"): inputs ``[S2S] prompt``,
-  targets ``choice`` — the mode token first, as :mod:`pretrainlab.objectives.ul2` places it. (The R/X
+  format, which is what rank classification asks ("continue this prompt"): inputs
+  ``[S2S] prompt </s>``, targets ``choice`` — the mode token first and ``</s>`` closing the inputs, as
+  :mod:`pretrainlab.objectives.ul2` (after UL2's reference code) lays out its S-denoiser. (The R/X
   denoisers' ``[NLU]``/``[NLG]`` span format would need a sentinel and fits prompts less directly.)
 * **BERT-style encoders** (objective ``mlm`` on the ``encoder`` architecture) cannot continue a
   prompt, so each choice is scored as the filler of masked slots: inputs ``prompt <mask>×k`` (k = the
@@ -99,7 +100,7 @@ class PromptFormat:
             s0 = specials.sentinels[0]
             return cls(input_suffix=(s0, specials.eos), target_prefix=(s0,))
         if objective == "ul2":
-            return cls(prefix=(specials.modes[UL2_EVAL_MODE],))
+            return cls(prefix=(specials.modes[UL2_EVAL_MODE],), input_suffix=(specials.eos,))
         if objective == "mlm":
             return cls(mask_fill=specials.mask)
         return cls()

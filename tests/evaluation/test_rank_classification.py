@@ -65,7 +65,8 @@ def test_plain_format_and_sentinel_and_ul2_formats():
         arch="noncausal_decoder",
         seq_len=SEQ_LEN,
     )
-    assert ex.inputs.tolist() == [SPECIALS.modes["S2S"], 20, 21] and ex.targets.tolist() == [30]
+    assert ex.inputs.tolist() == [SPECIALS.modes["S2S"], 20, 21, SPECIALS.eos]  # as UL2's S-denoiser
+    assert ex.targets.tolist() == [30]
 
     assert PromptFormat.for_model("span_corruption", adapted=True, specials=SPECIALS) == PromptFormat()
     assert PromptFormat.for_model("ul2", adapted=True, specials=SPECIALS) == PromptFormat()
