@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pretrainlab import paths
+from pretrainlab.config.keys import read
 from pretrainlab.config.schema import CorpusConfig, Strict
 from pretrainlab.config.schema import Params as Study
 from pretrainlab.corpus.build import build_corpus
@@ -17,5 +18,10 @@ def run(params: Params) -> None:
     build_corpus(params.corpus, params.seed, paths.CORPUS)
 
 
+def study_keys(study: Study, cell: str | None = None) -> dict[str, str]:
+    """Each Params field and the params.yaml key it is read from; dvc.yaml lists exactly these keys."""
+    return {"seed": "seed", "corpus": "corpus"}
+
+
 def main(study: Study, cell: str | None = None) -> None:
-    run(Params(seed=study.seed, corpus=study.corpus))
+    run(Params(**read(study, study_keys(study, cell))))

@@ -7,9 +7,11 @@ The prompt format is the one recorded in the model's card by the stage that trai
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pretrainlab import paths
-from pretrainlab.config.schema import EvaluateConfig, Strict, SynthworldSource
+from pretrainlab.config.keys import read
+from pretrainlab.config.schema import EvaluateConfig, LmEvalConfig, Strict, SynthworldSource
 from pretrainlab.config.schema import Params as Study
 from pretrainlab.errors import UserInputError
 from pretrainlab.evaluation.item_results import publish_evaluation
@@ -23,9 +25,22 @@ from pretrainlab.training.device import resolve_runtime
 
 
 class Params(Strict):
-    evaluate: EvaluateConfig
+    """One field per key of :func:`study_keys`: the evaluate settings, the world, the window length."""
+
+    tasks: list[str] | Literal["all"]
+    items_per_task: int
+    bootstrap_samples: int
+    val_tokens: int
+    seed: int  # evaluate.seed
+    lm_eval: LmEvalConfig | None
     world: SynthworldSource  # the world whose tasks are asked (the study's synthworld source)
     seq_len: int
+
+    @property
+    def evaluate(self) -> EvaluateConfig:
+        """The suite's settings. Which models a study evaluates (``evaluate.models``) does not change one
+        model's numbers, so it is not read: adding a model leaves the other evaluations up to date."""
+        return EvaluateConfig(models={}, **self.model_dump(exclude={"world", "seq_len"}))
 
 
 def run(name: str, kind: str, params: Params, device: str) -> None:
@@ -75,6 +90,12 @@ def _path(value: str | None) -> Path | None:
     return None if value is None else Path(value)
 
 
+def study_keys(study: Study, cell: str | None) -> dict[str, str]:
+    """Each Params field and the params.yaml key it is read from; dvc.yaml lists exactly these keys."""
+    settings = {name: f"evaluate.{name}" for name in EvaluateConfig.model_fields if name != "models"}
+    return {**settings, "world": "corpus.sources", "seq_len": "pretrain.seq_len"}
+
+
 def main(study: Study, cell: str | None) -> None:
     from pretrainlab.config.replicates import split_replicate
 
@@ -89,7 +110,7 @@ def main(study: Study, cell: str | None) -> None:
         raise UserInputError(
             f"evaluate.models: no model named {cell!r} (listed: {', '.join(study.evaluate.models)})"
         )
-    worlds = [s for s in study.corpus.sources if isinstance(s, SynthworldSource)]
-    world = worlds[0] if worlds else SynthworldSource(kind="synthworld")
-    params = Params(evaluate=study.evaluate, world=world, seq_len=study.pretrain.seq_len)
-    run(str(cell), kind, params, study.resources.device)
+    values = read(study, study_keys(study, cell))
+    worlds = [s for s in values["world"] if isinstance(s, SynthworldSource)]
+    values["world"] = worlds[0] if worlds else SynthworldSource(kind="synthworld")
+    run(str(cell), kind, Params(**values), study.resources.device)

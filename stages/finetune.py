@@ -7,7 +7,7 @@ import torch
 
 from pretrainlab import paths
 from pretrainlab.config.fingerprint import fingerprint
-from pretrainlab.config.lineage import model_size
+from pretrainlab.config.keys import read, size_key
 from pretrainlab.config.schema import FinetuneCell, ModelSize, ResourcesConfig, Strict, SynthworldSource
 from pretrainlab.config.schema import Params as Study
 from pretrainlab.errors import UserInputError
@@ -111,22 +111,27 @@ def run(name: str, params: Params, resources: ResourcesConfig) -> None:
     )
 
 
+def study_keys(study: Study, cell: str | None) -> dict[str, str]:
+    """Each Params field and the params.yaml key it is read from; dvc.yaml lists exactly these keys."""
+    return {
+        "seed": "seed",
+        "seq_len": "pretrain.seq_len",
+        "batch_tokens": "pretrain.batch_tokens",
+        "cell": f"finetune.{cell}",
+        "size": size_key(study, f"finetune/{cell}"),  # the source model's, set by its pretrain cell
+        "world": "corpus.sources",  # the first synthworld source among them
+    }
+
+
 def main(study: Study, cell: str | None) -> None:
     if cell not in study.finetune:
         raise UserInputError(
             f"finetune: no finetuning named {cell!r} (defined: {', '.join(study.finetune) or 'none'})"
         )
-    worlds = [s for s in study.corpus.sources if isinstance(s, SynthworldSource)]
+    values = read(study, study_keys(study, cell))
+    worlds = [s for s in values["world"] if isinstance(s, SynthworldSource)]
     if not worlds:
         raise UserInputError(
             "finetune: multitask finetuning uses synthworld tasks; corpus.sources has no synthworld"
         )
-    params = Params(
-        seed=study.seed,
-        seq_len=study.pretrain.seq_len,
-        batch_tokens=study.pretrain.batch_tokens,
-        cell=study.finetune[cell],
-        size=model_size(study, f"finetune/{cell}"),
-        world=worlds[0],
-    )
-    run(cell, params, study.resources)
+    run(cell, Params(**{**values, "world": worlds[0]}), study.resources)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pretrainlab import paths
 from pretrainlab.config.fingerprint import fingerprint
+from pretrainlab.config.keys import read
+from pretrainlab.config.replicates import split_replicate
 from pretrainlab.config.schema import ModelSize, OptimizerConfig, PretrainCell, ResourcesConfig, Strict
 from pretrainlab.config.schema import Params as Study
 from pretrainlab.evaluation.prompt_formats import prompt_format_name
@@ -77,26 +79,36 @@ def run(name: str, params: Params, resources: ResourcesConfig) -> None:
     )
 
 
+def grid_cell(study: Study, name: str) -> tuple[str, int | None]:
+    """The pretrain cell behind ``name`` and, for a replicate (``<cell>-seed<N>``), its seed."""
+    if name not in study.pretrain.cells and (replicate := split_replicate(name)) is not None:
+        return replicate  # a replicate of a cell under one of study.seeds
+    return name, None
+
+
+def study_keys(study: Study, cell: str | None) -> dict[str, str]:
+    """Each Params field and the params.yaml key it is read from; dvc.yaml lists exactly these keys.
+    A replicate's seed is not a key: it comes from ``--seed`` (the stage's command)."""
+    base, seed = grid_cell(study, str(cell))
+    keys = {
+        "seq_len": "pretrain.seq_len",
+        "batch_tokens": "pretrain.batch_tokens",
+        "eval_tokens": "pretrain.eval_tokens",
+        "optimizer": "pretrain.optimizer",
+        "cell": f"pretrain.cells.{base}",
+        "size": f"models.{study.pretrain.cells[base].model}",
+    }
+    return keys if seed is not None else {"seed": "seed", **keys}
+
+
 def main(study: Study, cell: str | None) -> None:
-    from pretrainlab.config.replicates import split_replicate
     from pretrainlab.errors import UserInputError
 
-    name, seed = cell, study.seed
-    if cell not in study.pretrain.cells and (replicate := split_replicate(str(cell))) is not None:
-        cell, seed = replicate  # a replicate of a cell under one of study.seeds
-    if cell not in study.pretrain.cells:
+    base, seed = grid_cell(study, str(cell))
+    if base not in study.pretrain.cells:
         raise UserInputError(
-            f"pretrain.cells: no cell named {cell!r} (defined: {', '.join(study.pretrain.cells)})"
+            f"pretrain.cells: no cell named {base!r} (defined: {', '.join(study.pretrain.cells)})"
         )
-    spec = study.pretrain.cells[cell]
-    p = study.pretrain
-    params = Params(
-        seed=seed,
-        seq_len=p.seq_len,
-        batch_tokens=p.batch_tokens,
-        eval_tokens=p.eval_tokens,
-        optimizer=p.optimizer,
-        cell=spec,
-        size=study.models[spec.model],
-    )
-    run(str(name), params, study.resources)
+    values = read(study, study_keys(study, cell))
+    params = Params(**values) if seed is None else Params(**values, seed=seed)
+    run(str(cell), params, study.resources)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pretrainlab import paths
+from pretrainlab.config.keys import read
 from pretrainlab.config.schema import AdaptCell, FinetuneCell, PretrainCell, ReportConfig, Strict
 from pretrainlab.config.schema import Params as Study
 from pretrainlab.report.study_report import build_report
@@ -36,15 +37,18 @@ def run(params: Params) -> None:
     )
 
 
+def study_keys(study: Study, cell: str | None = None) -> dict[str, str]:
+    """Each Params field and the params.yaml key it is read from; dvc.yaml lists exactly these keys."""
+    return {
+        "report": "report",
+        "models": "evaluate.models",
+        "pretrain_cells": "pretrain.cells",
+        "adapt_cells": "adapt",
+        "finetune_cells": "finetune",
+        "seeds": "study.seeds",
+        "seed": "seed",
+    }
+
+
 def main(study: Study, cell: str | None = None) -> None:
-    run(
-        Params(
-            report=study.report,
-            models=dict(study.evaluate.models),
-            pretrain_cells=study.pretrain.cells,
-            adapt_cells=study.adapt,
-            finetune_cells=study.finetune,
-            seeds=study.study.seeds,
-            seed=study.seed,
-        )
-    )
+    run(Params(**read(study, study_keys(study, cell))))

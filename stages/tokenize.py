@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pretrainlab import paths
+from pretrainlab.config.keys import read
 from pretrainlab.config.schema import Params as Study
 from pretrainlab.config.schema import Strict, TokenizerConfig
 from pretrainlab.tokenization.pipeline import tokenize
@@ -16,5 +17,10 @@ def run(params: Params) -> None:
     tokenize(params.tokenizer, paths.CORPUS, paths.TOKENIZER, paths.TOKENS)
 
 
+def study_keys(study: Study, cell: str | None = None) -> dict[str, str]:
+    """Each Params field and the params.yaml key it is read from; dvc.yaml lists exactly these keys."""
+    return {"tokenizer": "tokenizer"}
+
+
 def main(study: Study, cell: str | None = None) -> None:
-    run(Params(tokenizer=study.tokenizer))
+    run(Params(**read(study, study_keys(study, cell))))
