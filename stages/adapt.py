@@ -15,7 +15,6 @@ from pretrainlab.config.schema import (
     AdaptCell,
     CorpusConfig,
     ModelSize,
-    OptimizerConfig,
     ResourcesConfig,
     Strict,
 )
@@ -43,8 +42,7 @@ class Params(Strict):
     seq_len: int
     batch_tokens: int
     eval_tokens: int
-    optimizer: OptimizerConfig  # the cell's own, else pretrain.optimizer
-    cell: AdaptCell
+    cell: AdaptCell  # with its own optimizer (never pretrain.optimizer)
     size: ModelSize  # of the source model
     corpus: CorpusConfig  # filters and split for a continued-pretraining corpus
 
@@ -88,7 +86,7 @@ def run(name: str, params: Params, resources: ResourcesConfig) -> None:
         vocab_size=specials.vocab_size,
     )
     version = fingerprint(params.model_dump(mode="json", by_alias=True), train.meta)
-    if cell.warmup_steps and Checkpointer(checkpoints, version).latest() is None:
+    if plan.frozen_warmup_steps and Checkpointer(checkpoints, version).latest() is None:
         warm_up_cross_attention(model, plan, train_batch, val_batches, params, resources)
     outputs = CellOutputs.of("adapt", name)
     card = {
@@ -106,7 +104,7 @@ def run(name: str, params: Params, resources: ResourcesConfig) -> None:
         plan,
         train_batch,
         val_batches,
-        optimizer=params.optimizer,
+        optimizer=cell.optimizer,
         resources=resources,
         fingerprint=version,
         seed=params.seed,
@@ -120,15 +118,20 @@ def run(name: str, params: Params, resources: ResourcesConfig) -> None:
 def warm_up_cross_attention(
     model, plan, train_batch, val_batches, params: Params, resources: ResourcesConfig
 ) -> None:
-    """T5Gemma's recipe for random cross-attention: K steps that train only it, the rest frozen."""
+    """T5Gemma's recipe for random cross-attention: K steps that train only it, the rest frozen.
+
+    The K steps come out of the adaptation's budget (``plan.frozen_warmup_steps``) and are counted in its
+    tokens and FLOPs; they use the adaptation's own optimizer settings.
+    """
     runtime = resolve_runtime(resources.device, resources.precision)
+    warmup = plan.frozen_warmup_steps
     config = LoopConfig(
         arch=plan.arch,
-        steps=params.cell.warmup_steps,
-        optimizer=params.optimizer,
+        steps=warmup,
+        optimizer=params.cell.optimizer,
         flops_per_step=plan.flops_per_step,
-        eval_every=params.cell.warmup_steps,
-        record_every=params.cell.warmup_steps,
+        eval_every=warmup,
+        record_every=warmup,
         seed=params.seed + 7,
         log_interval=resources.log_interval,
         checkpoint_interval=resources.checkpoint_interval,
@@ -148,7 +151,6 @@ def main(study: Study, cell: str | None) -> None:
         seq_len=p.seq_len,
         batch_tokens=p.batch_tokens,
         eval_tokens=p.eval_tokens,
-        optimizer=spec.optimizer or p.optimizer,
         cell=spec,
         size=model_size(study, f"adapt/{cell}"),
         corpus=study.corpus,

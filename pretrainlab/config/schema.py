@@ -210,7 +210,9 @@ class OptimizerConfig(Strict):
     lr: Annotated[float, Field(gt=0.0, le=1.0)] = 3.0e-3
     weight_decay: Annotated[float, Field(ge=0.0)] = 0.1
     warmup_steps: Annotated[int, Field(ge=0)] = 50
-    schedule: Literal["cosine", "linear", "constant"] = "cosine"
+    # inverse_sqrt (T5X rsqrt_decay: constant for warmup_steps, then 1/sqrt(step)) and constant keep a
+    # curve's intermediate points comparable with shorter runs; cosine/linear anneal only at the end.
+    schedule: Literal["inverse_sqrt", "constant", "cosine", "linear"] = "cosine"
     min_lr_ratio: Annotated[float, Field(ge=0.0, le=1.0)] = 0.1
     beta1: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.9
     beta2: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.95
@@ -261,6 +263,9 @@ class AdaptCell(Strict):
     decoder -> encoder-decoder (T5Gemma): ``arch: encoder_decoder`` from a decoder, cross-attention
     copied from self-attention or random with ``warmup_steps`` that train only cross-attention;
     continued pretraining: the same arch/objective with ``sources`` (another corpus).
+
+    ``budget`` covers every step the adaptation takes, the cross-attention ``warmup_steps`` included;
+    ``optimizer`` is the adaptation's own (default: constant lr 1e-3 after 10 warm-up steps).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -270,7 +275,8 @@ class AdaptCell(Strict):
     objective: ObjectiveName
     budget: Budget
     options: dict[str, object] = Field(default_factory=dict)
-    optimizer: OptimizerConfig | None = None  # default: pretrain.optimizer
+    # its own, never pretrain.optimizer: every step (lr warm-up included) is adaptation compute
+    optimizer: OptimizerConfig = OptimizerConfig(lr=1.0e-3, warmup_steps=10, schedule="constant")
     cross_attention: Literal["copy", "random"] = "copy"
     warmup_steps: Annotated[int, Field(ge=0)] = 0
     sources: Annotated[list[Source], Field(min_length=1)] | None = None

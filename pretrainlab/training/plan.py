@@ -1,13 +1,19 @@
 """What a cell's budget buys: sequence layout, tokens and FLOPs per step, number of steps.
 
 Budgets are declared as ``{tokens: N}`` or ``{flops: F}``; both are derived for every cell and
-reported, so a compute-matched grid is one line per cell. "Tokens" are the tokens that carry data —
-encoder and decoder both for ED, inputs and targets both for span corruption — never padding: a
-prefix-LM example is ``seq_len`` tokens on every architecture even though the encoder-decoder pads
-each side to ``seq_len - 1``. FLOPs follow the DESIGN convention (6·N_non-embedding + 12·L·d·T per
-token) on those tokens, i.e. what a packed implementation would spend; the padded compute this
-implementation actually runs is ``padded_tokens_per_step`` (equal for decoders up to a few pads;
-about 2x for encoder-decoder prefix LM).
+reported, so a token-matched grid (Wang et al. 2022: the same tokens for every model) or a
+compute-matched one is one line per cell. "Tokens" are the tokens that carry data — encoder and
+decoder both for ED, inputs and targets both for span corruption — never padding: a prefix-LM example
+is ``seq_len`` tokens on every architecture even though the encoder-decoder pads each side to
+``seq_len - 1``. FLOPs follow :mod:`pretrainlab.models.flops` (6·N_non-embedding + 12·L·d·T per
+position, plus 6·d·V where the LM head is applied) on those tokens, i.e. what a packed implementation
+would spend; the positions this implementation actually runs, padding included, are
+``padded_positions`` (equal to the tokens for decoders up to a few pads; about 2x for encoder-decoder
+prefix LM).
+
+An adaptation's budget covers all of its steps: the cross-attention warm-up steps that train only
+cross-attention (``adapt.<name>.warmup_steps``, counted at the full step cost) come out of it, so
+``steps`` (the main phase) is what is left.
 
 Per-example lengths of the random objectives (prefix LM, UL2) are averaged over a fixed sample of
 examples, so the plan is a deterministic function of the params.
@@ -19,12 +25,16 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pretrainlab.config.schema import AdaptCell, ModelSize, Params, PretrainCell, Strict
+from pretrainlab.config.schema import AdaptCell, ModelSize, OptimizerConfig, Params, PretrainCell, Strict
 from pretrainlab.objectives.registry import ObjectiveSpec
 from pretrainlab.tokenization.specials import SpecialTokens
+
+if TYPE_CHECKING:  # models.flops pulls in torch; plan_cell imports it when it runs
+    from pretrainlab.models.flops import Flops
 
 
 @dataclass(frozen=True)
@@ -36,23 +46,34 @@ class CellPlan:
     target_len: int
     batch_size: int
     tokens_per_step: float  # data tokens (no padding), expected value for random-length objectives
-    padded_tokens_per_step: int
+    padded_tokens_per_step: int  # positions the model runs, padding included
     flops_per_step: float
-    flops_per_token: float
+    flops_per_token: float  # per data token
     parameters: int
     non_embedding_parameters: int
-    steps: int
+    steps: int  # the main phase (what the training loop runs)
+    step_flops: Flops | None = None  # flops_per_step by term
+    frozen_warmup_steps: int = 0  # an adaptation's cross-attention warm-up, before ``steps``
+    lr_schedule: str | None = None  # optimizer.schedule, when the caller says which
+
+    @property
+    def all_steps(self) -> int:
+        return self.frozen_warmup_steps + self.steps
 
     @property
     def tokens(self) -> int:
-        return round(self.tokens_per_step * self.steps)
+        return round(self.tokens_per_step * self.all_steps)
+
+    @property
+    def padded_positions(self) -> int:
+        return self.padded_tokens_per_step * self.all_steps
 
     @property
     def flops(self) -> float:
-        return self.flops_per_step * self.steps
+        return self.flops_per_step * self.all_steps
 
-    def as_metrics(self) -> dict[str, float | int | str]:
-        return {
+    def as_metrics(self) -> dict[str, object]:
+        metrics: dict[str, object] = {
             "arch": self.arch,
             "objective": self.objective,
             "steps": self.steps,
@@ -60,11 +81,21 @@ class CellPlan:
             "tokens_per_step": self.tokens_per_step,
             "padded_tokens_per_step": self.padded_tokens_per_step,
             "tokens": self.tokens,
+            "padded_positions": self.padded_positions,
             "flops_per_token": self.flops_per_token,
             "flops": self.flops,
             "parameters": self.parameters,
             "non_embedding_parameters": self.non_embedding_parameters,
         }
+        if self.step_flops is not None:
+            per_token = self.step_flops.scaled(1.0 / self.tokens_per_step)
+            metrics["flops_per_token_components"] = per_token.as_dict()
+        if self.frozen_warmup_steps:
+            metrics["frozen_warmup_steps"] = self.frozen_warmup_steps
+            metrics["frozen_warmup_tokens"] = round(self.tokens_per_step * self.frozen_warmup_steps)
+        if self.lr_schedule is not None:
+            metrics["lr_schedule"] = self.lr_schedule
+        return metrics
 
 
 def plan_cell(
@@ -74,10 +105,15 @@ def plan_cell(
     *,
     seq_len: int,
     batch_tokens: int,
+    optimizer: OptimizerConfig | None = None,
 ) -> CellPlan:
-    """Lay out ``cell`` on its architecture and turn its budget into steps (at least one)."""
+    """Lay out ``cell`` on its architecture and turn its budget into steps.
+
+    ``optimizer`` (a pretrain cell's; an adaptation has its own) only records the schedule in the
+    metrics, where the report reads whether a loss curve's intermediate points are comparable.
+    """
     from pretrainlab.models.build import count_parameters
-    from pretrainlab.models.flops import flops_per_step
+    from pretrainlab.models.flops import step_flops
     from pretrainlab.objectives.registry import get_objective
 
     objective = get_objective(cell.objective)
@@ -87,12 +123,15 @@ def plan_cell(
     batch_size = batch_tokens // seq_len
     mean_inputs, mean_targets = mean_example_lengths(objective, options, specials, cell.arch, window)
     tokens_per_step = batch_size * (mean_inputs + mean_targets)
-    step_flops = flops_per_step(cell.arch, size, specials.vocab_size, batch_size, mean_inputs, mean_targets)
+    flops = step_flops(cell.arch, size, specials.vocab_size, batch_size, mean_inputs, mean_targets)
     total, non_embedding = count_parameters(cell.arch, size, specials.vocab_size)
     if cell.budget.tokens is not None:
-        steps = math.floor(cell.budget.tokens / tokens_per_step)
+        all_steps = math.floor(cell.budget.tokens / tokens_per_step)
     else:
-        steps = math.floor(cell.budget.flops / step_flops)
+        all_steps = math.floor(cell.budget.flops / flops.total)
+    frozen = cell.warmup_steps if isinstance(cell, AdaptCell) else 0
+    if optimizer is None and isinstance(cell, AdaptCell):
+        optimizer = cell.optimizer
     return CellPlan(
         arch=cell.arch,
         objective=cell.objective,
@@ -102,11 +141,14 @@ def plan_cell(
         batch_size=batch_size,
         tokens_per_step=tokens_per_step,
         padded_tokens_per_step=batch_size * (input_len + target_len),
-        flops_per_step=step_flops,
-        flops_per_token=step_flops / tokens_per_step,
+        flops_per_step=flops.total,
+        flops_per_token=flops.total / tokens_per_step,
         parameters=total,
         non_embedding_parameters=non_embedding,
-        steps=steps,
+        steps=all_steps - frozen,
+        step_flops=flops,
+        frozen_warmup_steps=frozen,
+        lr_schedule=None if optimizer is None else optimizer.schedule,
     )
 
 
@@ -165,7 +207,8 @@ def adapt_plan_errors(params: Params, name: str, base_dir: Path) -> list[str]:
 
 
 def plan_errors(cell: PretrainCell | AdaptCell, size: ModelSize, params: Params, base_dir: Path) -> list[str]:
-    """The objective fits the architecture and the sequence length, and the budget buys a step."""
+    """The objective fits the architecture and the sequence length, and the budget buys a step (after
+    an adaptation's cross-attention warm-up steps)."""
     from pretrainlab.objectives.registry import get_objective, valid_pairs
 
     objective = get_objective(cell.objective)
@@ -187,11 +230,18 @@ def plan_errors(cell: PretrainCell | AdaptCell, size: ModelSize, params: Params,
         cell, size, specials, seq_len=params.pretrain.seq_len, batch_tokens=params.pretrain.batch_tokens
     )
     if plan.steps < 1:
+        warmup = (
+            f" beyond the {plan.frozen_warmup_steps} cross-attention warm-up steps (warmup_steps), which it also pays for"
+            if plan.frozen_warmup_steps
+            else ""
+        )
         if cell.budget.tokens is not None:
             return [
-                f"budget.tokens: {cell.budget.tokens:g} is less than one step ({plan.tokens_per_step:.0f} tokens per step)"
+                f"budget.tokens: {cell.budget.tokens:g} is less than one step{warmup} "
+                f"({plan.tokens_per_step:.0f} tokens per step)"
             ]
         return [
-            f"budget.flops: {cell.budget.flops:g} is less than one step ({plan.flops_per_step:.3g} FLOPs per step)"
+            f"budget.flops: {cell.budget.flops:g} is less than one step{warmup} "
+            f"({plan.flops_per_step:.3g} FLOPs per step)"
         ]
     return []
