@@ -6,7 +6,8 @@ what the user ran before (a copied `data/` left a fixture's `git commit` with no
 Two mechanisms keep that class out:
 
 - :func:`make_project` builds every temporary study project from :func:`source_files`: the files git
-  does not ignore (tracked, plus new files not yet added, so work in progress is tested too).
+  does not ignore (tracked, plus new files not yet added, so work in progress is tested too), less
+  `dvc.lock`, the record of the user's runs that DVC asks them to commit.
 - :class:`CheckoutGuard`, installed by ``tests/conftest.py`` as an audit hook, fails any test that
   opens or lists a path inside the checkout that git ignores (tooling such as `.venv/` and
   `__pycache__/` aside). It also catches a test that writes into the checkout.
@@ -23,19 +24,23 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# The record of the user's own runs. DVC asks users to commit it, so git cannot tell it from source.
+STUDY_RECORD = frozenset({"dvc.lock"})
 # Ignored by git, yet read by any test run: the interpreter, caches, git's own database.
 TOOLING = frozenset({".venv", ".git", ".pytest_cache", ".ruff_cache", ".mypy_cache", "__pycache__"})
 
 
 def source_files(root: Path = ROOT) -> list[str]:
-    """Paths (relative, POSIX) of every existing file in ``root`` that git does not ignore."""
+    """Paths (relative, POSIX) of every existing file in ``root`` that git does not ignore, less the
+    study's record (:data:`STUDY_RECORD`)."""
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=root,
         capture_output=True,
         check=True,
     ).stdout.decode()
-    return sorted(p for p in set(listed.split("\0")) if p and (root / p).is_file())
+    paths = set(listed.split("\0")) - STUDY_RECORD - {""}
+    return sorted(p for p in paths if (root / p).is_file())
 
 
 def copy_source(dest: Path, root: Path = ROOT) -> None:
