@@ -20,7 +20,9 @@ The trunk never sees a branch, so its states — the non-causal decoder's bidire
 see there, at the same positions: the numbers are the per-choice ones up to float rounding. This is a
 key/value cache of the prompt reused by every choice, done in one pass with the model's plain
 ``(input_ids, 4-D additive attention_mask, position_ids)`` interface, the same one packed training rows
-use (:func:`pretrainlab.models.masks.packed_attention_mask`), so it runs under eager and SDPA alike.
+use (:func:`pretrainlab.models.masks.packed_attention_mask`), so it runs under eager and SDPA alike and
+needs no per-choice copy of a ``Cache`` object (an API transformers 5.x is renaming, ``past_key_values``
+→ ``cache``).
 
 encoder-decoder: the encoder reads ``[a b c]`` once; the decoder row holds each branch's
 ``[bos, targets[:-1]]`` side by side (``[bos x bos]``, positions ``[0 1 0]``), causal within a branch,
@@ -29,12 +31,17 @@ blind across branches, every branch cross-attending to the same encoder row.
 BERT-style encoder (``aligned_labels``): examples with identical inputs (choices of the same token
 count share ``prompt <mask>×k``) are one bidirectional row; each choice reads its labels from it.
 
-Only the hidden states at scored positions go through the LM head (a tiny model's head is a third of
-its compute). Rows are sorted by length and cut into batches of at most ``max_batch_tokens`` padded
-tokens; a row with too many branches for one batch is split between rows. On CPU batches hold at most
-:data:`CPU_BATCH_TOKENS`: a tiny model's activations then stay in cache, and neighbours in the length
-order pad each other by ~3% instead of ~15% (measured on the default study: 1024 tokens beat 8192 by
-~1.3x; the numbers do not depend on the batching).
+Examples share a row only when their inputs are identical: when a prompt is cut to fit ``seq_len``,
+a longer choice leaves less of it (:class:`~.rank_classification.PromptFormat`), so such an item's
+choices of different lengths get rows of their own — sharing there would change the numbers.
+
+Only the hidden states at scored positions go through the LM head (over a quarter of the default
+study's tiny model's compute). Rows are sorted by length and cut into batches of at most
+``max_batch_tokens`` padded tokens; a row with too many branches for one batch is split between rows.
+On CPU batches hold at most :data:`CPU_BATCH_TOKENS` per torch thread: each core's share of a tiny
+model's activations then stays in its cache, and neighbours in the length order pad each other by ~5%
+instead of ~14% (the default study's tiny model and items, one thread: 2048-token batches take 20-30%
+less time than 8192). The numbers do not depend on the batching.
 """
 
 from __future__ import annotations
@@ -51,7 +58,7 @@ from pretrainlab.objectives.example import IGNORE, Example
 from pretrainlab.tokenization.specials import SpecialTokens
 
 ARCHS = (*DECODERS, "encoder_decoder", "encoder")
-CPU_BATCH_TOKENS = 1024  # on CPU, batches of at most this many padded tokens (see the module docstring)
+CPU_BATCH_TOKENS = 2048  # on CPU, at most this many padded tokens per batch and thread (module docstring)
 
 
 @dataclass
@@ -122,7 +129,8 @@ def group_by_inputs(
 
 
 def _chunks(group: _Group, trunk: int, max_tokens: int, start: int) -> list[list[int]]:
-    """Branch indices per row: as many branches as fit in ``max_tokens`` with the trunk (at least one)."""
+    """Branch indices per row: as many branches as fit in ``max_tokens`` with the trunk (at least one);
+    each branch costs its targets plus ``start`` (the encoder-decoder's start token)."""
     rows: list[list[int]] = [[]]
     used = trunk
     for b, branch in enumerate(group.branches):
@@ -152,7 +160,7 @@ def layout_rows(
     encoder_decoder = arch == "encoder_decoder"
     p = 0 if encoder_decoder else len(trunk)
     rows = []
-    for chunk in _chunks(group, p, max_tokens, int(encoder_decoder)):
+    for chunk in _chunks(group, len(trunk), max_tokens, int(encoder_decoder)):
         tokens = [] if encoder_decoder else [trunk]
         positions = [] if encoder_decoder else [np.arange(p)]
         branch_ids = [] if encoder_decoder else [np.zeros(p, np.int64)]
@@ -160,8 +168,9 @@ def layout_rows(
         offset = p
         for i, b in enumerate(chunk, 1):
             target = group.branches[b]
+            if not len(target):  # nothing to score (its members score 0)
+                continue
             seq = np.concatenate([[specials.bos], target[:-1]]) if encoder_decoder else target
-            seq = seq if len(target) else target  # an empty target adds nothing
             starts[b] = offset
             tokens.append(seq)
             positions.append(p + np.arange(len(seq)))
@@ -215,7 +224,7 @@ def batches(rows: Sequence[_Row], max_batch_tokens: int) -> list[list[int]]:
     return out
 
 
-def _pad(rows: Sequence[np.ndarray], value: int | bool, dtype) -> torch.Tensor:
+def _pad(rows: Sequence[np.ndarray], value: int | bool, dtype: type) -> torch.Tensor:
     out = np.full((len(rows), max(len(r) for r in rows)), value, dtype=dtype)
     for i, row in enumerate(rows):
         out[i, : len(row)] = row
@@ -253,10 +262,10 @@ def _hidden(model: PreTrainedModel, rows: Sequence[_Row], pad: int, device: torc
     if rows[0].encoder_tokens is None:
         out = model.base_model(input_ids=tokens, attention_mask=mask, position_ids=positions, use_cache=False)
     else:
-        encoder = [r.encoder_tokens for r in rows]
+        encoder = [r.encoder_tokens for r in rows if r.encoder_tokens is not None]
         out = model.base_model(
-            input_ids=_pad(encoder, pad, np.int64).to(device),  # type: ignore[arg-type]
-            attention_mask=_pad([np.ones(len(e), np.int64) for e in encoder], 0, np.int64).to(device),  # type: ignore[arg-type]
+            input_ids=_pad(encoder, pad, np.int64).to(device),
+            attention_mask=_pad([np.ones(len(e), np.int64) for e in encoder], 0, np.int64).to(device),
             decoder_input_ids=tokens,
             decoder_attention_mask=mask,
             decoder_position_ids=positions,
@@ -289,7 +298,7 @@ def score_shared_prompts(
     The caller puts the model in eval mode and under ``torch.inference_mode``.
     """
     if device.type == "cpu":  # small batches stay in cache and pad less: faster on CPU (the module docstring)
-        max_batch_tokens = min(max_batch_tokens, CPU_BATCH_TOKENS)
+        max_batch_tokens = min(max_batch_tokens, CPU_BATCH_TOKENS * torch.get_num_threads())
     groups, labels = group_by_inputs(examples, skip, arch)
     rows = [row for g in groups for row in layout_rows(g, arch, specials, labels, max_batch_tokens)]
     head = lm_head(model)
