@@ -36,7 +36,12 @@ def run(name: str, params: Params, resources: ResourcesConfig) -> None:
     _, specials = load_tokenizer(paths.TOKENIZER)
     train, val = TokenStream.open(paths.TOKENS, "train"), TokenStream.open(paths.TOKENS, "val")
     plan = plan_cell(
-        params.cell, params.size, specials, seq_len=params.seq_len, batch_tokens=params.batch_tokens
+        params.cell,
+        params.size,
+        specials,
+        seq_len=params.seq_len,
+        batch_tokens=params.batch_tokens,
+        optimizer=params.optimizer,
     )
     objective, options = get_objective(params.cell.objective), params.cell.objective_options()
     sampler = WindowSampler(train.tokens, plan.window, plan.batch_size, params.seed)

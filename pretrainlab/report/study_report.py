@@ -35,7 +35,13 @@ import numpy as np
 from pretrainlab.atomic import atomic_file
 from pretrainlab.config.replicates import replicate_name
 from pretrainlab.errors import UserInputError
-from pretrainlab.report.adaptation_speedup import SpeedUp, speed_up, speedup_markdown
+from pretrainlab.report.adaptation_speedup import (
+    SPEEDUP_DEFINITION,
+    SpeedUp,
+    speed_up,
+    speedup_markdown,
+    training_metrics,
+)
 from pretrainlab.report.comparisons import load_comparisons
 from pretrainlab.report.figures import (
     cluster_order,
@@ -235,13 +241,7 @@ def _adaptation_section(speedups: list[SpeedUp], has_adaptations: bool) -> list[
     if not has_adaptations:
         return lines + ["The study has no adaptations (`adapt:` is empty).", ""]
     lines += [
-        "Speed-up = tokens the from-scratch cell (the pretrain cell with the adaptation's target arch "
-        "and objective) needs to reach the adapted model's final validation loss ÷ tokens spent adapting "
-        "(linear interpolation between the from-scratch cell's validation points; `> X` when it never "
-        "gets there, X = its total tokens ÷ adaptation tokens). Tokens spent on the source model are not "
-        "counted, as in the paper. The validation losses are comparable because an adaptation is "
-        "validated on the same batches as a pretrain cell with the same arch, objective and sequence "
-        "length — except continued pretraining, which is validated on its own corpus.",
+        SPEEDUP_DEFINITION,
         "",
         *speedup_markdown(speedups),
         "",
@@ -283,8 +283,9 @@ def build_report(
     comparisons = load_comparisons(metrics_root, evaluations, replicates) if evaluations else None
     marks = above_random_marks(comparisons, list(evaluations)) if comparisons else NO_MARKS
     pretrain_curves = {cell: read_loss_csv(path) for cell, path in curves.items()}
+    trained = training_metrics(metrics_root, lineage)
     speedups = [
-        speed_up(m, lineage, adapt_curves[m.name], pretrain_curves)
+        speed_up(m, lineage, adapt_curves[m.name], pretrain_curves, trained)
         for m in lineage.values()
         if m.stage == "adapt"
     ]
