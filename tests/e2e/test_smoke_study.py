@@ -143,6 +143,21 @@ def test_adaptation_chain_reruns_exactly_its_downstream(study):
     assert stale_stages(study) == set()
 
 
+def test_an_edit_to_model_code_makes_every_evaluation_stale(study):
+    """evaluate runs pretrainlab/models (collate, forward_logits, load): an edit there must rerun it,
+    or every evaluation stays "up to date" with numbers the new code would not give."""
+    layout = study / "pretrainlab" / "models" / "layout.py"
+    original = layout.read_text()
+    evaluations = {f"evaluate@{name}" for name in yaml.safe_load(SMOKE.read_text())["evaluate"]["models"]}
+    try:
+        layout.write_text(original + "\n# how logits line up with labels, edited\n")
+        stale = stale_stages(study)
+        assert evaluations <= stale, f"up to date despite the edit: {sorted(evaluations - stale)}"
+    finally:  # the file as it was: the study is up to date again for the next test
+        layout.write_text(original)
+    assert stale_stages(study) == set()
+
+
 def test_dvc_reruns_only_what_a_change_touches(study):
     assert stale_stages(study) == set(), "a finished study must be up to date"
     params_file = study / "params.yaml"
