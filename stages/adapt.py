@@ -10,10 +10,11 @@ from pretrainlab.adaptation.decoder_to_encoder_decoder import is_cross_attention
 from pretrainlab.adaptation.freeze import trainable_only
 from pretrainlab.adaptation.start import initial_model
 from pretrainlab.config.fingerprint import fingerprint
-from pretrainlab.config.lineage import model_size
+from pretrainlab.config.keys import read, size_key
 from pretrainlab.config.schema import (
     AdaptCell,
     CorpusConfig,
+    CorpusFilters,
     ModelSize,
     ResourcesConfig,
     Strict,
@@ -44,14 +45,17 @@ class Params(Strict):
     eval_tokens: int
     cell: AdaptCell  # with its own optimizer (never pretrain.optimizer)
     size: ModelSize  # of the source model
-    corpus: CorpusConfig  # filters and split for a continued-pretraining corpus
+    filters: CorpusFilters  # corpus.filters and corpus.val_fraction: for a continued-pretraining corpus
+    val_fraction: float
 
 
 def token_streams(params: Params, scratch: Path) -> tuple[TokenStream, TokenStream]:
     """The study's token streams, or the continued-pretraining corpus encoded with the same tokenizer."""
     if params.cell.sources is None:
         return TokenStream.open(paths.TOKENS, "train"), TokenStream.open(paths.TOKENS, "val")
-    corpus = params.corpus.model_copy(update={"sources": params.cell.sources})
+    corpus = CorpusConfig(
+        sources=params.cell.sources, filters=params.filters, val_fraction=params.val_fraction
+    )
     scratch = scratch / fingerprint(corpus, {"seed": params.seed})[:16]  # stale data never reused
     if not (scratch / "tokens" / "meta.json").is_file():
         build_corpus(corpus, params.seed, scratch / "corpus")
@@ -145,14 +149,18 @@ def main(study: Study, cell: str | None) -> None:
         raise UserInputError(
             f"adapt: no adaptation named {cell!r} (defined: {', '.join(study.adapt) or 'none'})"
         )
-    spec, p = study.adapt[cell], study.pretrain
-    params = Params(
-        seed=study.seed,
-        seq_len=p.seq_len,
-        batch_tokens=p.batch_tokens,
-        eval_tokens=p.eval_tokens,
-        cell=spec,
-        size=model_size(study, f"adapt/{cell}"),
-        corpus=study.corpus,
-    )
-    run(cell, params, study.resources)
+    run(cell, Params(**read(study, study_keys(study, cell))), study.resources)
+
+
+def study_keys(study: Study, cell: str | None) -> dict[str, str]:
+    """Each Params field and the params.yaml key it is read from; dvc.yaml lists exactly these keys."""
+    return {
+        "seed": "seed",
+        "seq_len": "pretrain.seq_len",
+        "batch_tokens": "pretrain.batch_tokens",
+        "eval_tokens": "pretrain.eval_tokens",
+        "cell": f"adapt.{cell}",
+        "size": size_key(study, f"adapt/{cell}"),  # the source model's, set by its pretrain cell
+        "filters": "corpus.filters",
+        "val_fraction": "corpus.val_fraction",
+    }
