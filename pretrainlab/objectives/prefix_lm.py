@@ -22,11 +22,10 @@ def fixed_split(length: int, fraction: float) -> int:
     return int(min(max(round(length * fraction), 1), length - 1))
 
 
-def split_examples(tokens: np.ndarray, splits: np.ndarray, prepend: int | None = None) -> list[Example]:
-    """inputs = tokens[:k] (after an optional ``prepend`` token), targets = tokens[k:], per row."""
-    head = np.array([] if prepend is None else [prepend], dtype=np.int64)
+def split_examples(tokens: np.ndarray, splits: np.ndarray) -> list[Example]:
+    """inputs = tokens[:k], targets = tokens[k:], per row."""
     return [
-        Example(np.concatenate([head, row[:k]]), row[k:].copy())
+        Example(row[:k].copy(), row[k:].copy())
         for row, k in zip(tokens, splits.tolist(), strict=True)
     ]
 
