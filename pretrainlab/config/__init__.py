@@ -1,0 +1,1 @@
+"""The study's configuration: schema, loading, cross-field checks, lineage."""

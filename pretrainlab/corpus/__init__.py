@@ -1,0 +1,1 @@
+"""Corpus building: sources, cleaning, deduplication, splits and synthworld."""

@@ -1,0 +1,1 @@
+"""Evaluation: zero-shot rank classification, references, per-item results, paired statistics."""

@@ -1,0 +1,1 @@
+"""The study report: tables, verdicts and figures from metrics and per-item results."""

@@ -1,0 +1,1 @@
+"""Tokenization: BPE training, special tokens, encoding into token streams."""

@@ -1,0 +1,1 @@
+"""Training: planning, the loop, checkpoints, devices and distributed launch."""
