@@ -3,6 +3,7 @@ stock transformers loads the artifacts, the report has numbers, and DVC reruns o
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import sys
@@ -53,17 +54,20 @@ def test_report_and_metrics_have_numbers(study):
     assert stats["documents_out"] > 0
 
 
-def test_multitask_finetuning_improves_held_in_accuracy(study):
-    """MTF trains on the training clusters: their (held-in) accuracy must rise over the source model's."""
+def test_multitask_finetuning_learns_its_mixture(study):
+    """MTF trains on the training clusters' prompts: its loss on held-out examples of that mixture falls
+    by a clear margin. (At smoke scale held-in *accuracy* is not a test: 10 items per task and a 37k-
+    parameter model put any difference inside the paired interval — the report says so. An earlier
+    version asserted a point-estimate rise that synthworld's label imbalance used to supply.)"""
     finetunes = yaml.safe_load(SMOKE.read_text())["finetune"]
     assert finetunes
-    for name, cell in finetunes.items():
-        source = cell["from"].split("/", 1)[1]
-        tuned, base = (
-            json.loads((study / "metrics" / "evaluate" / f"{model}.json").read_text())["held_in"]["accuracy"]
-            for model in (name, source)
-        )
-        assert tuned > base, f"{name}: held-in {tuned:.3f} is not above its source {source}'s {base:.3f}"
+    for name in finetunes:
+        with (study / "plots" / "finetune" / f"{name}.csv").open() as handle:
+            val = [float(row["val_loss"]) for row in csv.DictReader(handle) if row["val_loss"]]
+        final = json.loads((study / "metrics" / "finetune" / f"{name}.json").read_text())["val_loss"]
+        assert len(val) >= 2 and final < 0.8 * val[0], f"{name}: MTF val loss {val[0]:.3f} -> {final:.3f}"
+        evaluation = json.loads((study / "metrics" / "evaluate" / f"{name}.json").read_text())
+        assert evaluation["prompt_format"] == "plain"  # MTF teaches prompt -> answer, whatever came before
 
 
 STOCK_LOAD = """

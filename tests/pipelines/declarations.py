@@ -19,6 +19,7 @@ params file), and return one line per problem; an empty list means the declarati
 from __future__ import annotations
 
 import importlib.util
+import logging
 import shlex
 import shutil
 import sys
@@ -56,28 +57,41 @@ class DeclaredStage:
 
 def declared_stages(project: Path, params_file: Path, workdir: Path) -> list[DeclaredStage]:
     """The stages of ``project/dvc.yaml`` as DVC resolves them against ``params_file`` (in ``workdir``)."""
-    from dvc.dependency.param import ParamsDependency
     from dvc.repo import Repo
 
     workdir.mkdir(parents=True, exist_ok=True)
     shutil.copy(project / "dvc.yaml", workdir / "dvc.yaml")
     shutil.copy(params_file, workdir / "params.yaml")
-    Repo.init(str(workdir), no_scm=True).close()
-    with Repo(str(workdir)) as repo:
-        return [
-            DeclaredStage(
-                name=stage.name,
-                argv=tuple(shlex.split(stage.cmd if isinstance(stage.cmd, str) else " ".join(stage.cmd))),
-                deps=tuple(d.def_path for d in stage.deps if not isinstance(d, ParamsDependency)),
-                params=tuple(
-                    key
-                    for d in stage.deps
-                    if isinstance(d, ParamsDependency) and d.def_path == "params.yaml"
-                    for key in d.params
-                ),
-            )
-            for stage in repo.index.stages
-        ]
+    # A DVC repository without `Repo.init`, and with DVC's logger quiet: an earlier in-process `dvc`
+    # command of the test session may have left DVC's handler on a stream pytest has since closed.
+    (workdir / ".dvc").mkdir(exist_ok=True)
+    (workdir / ".dvc" / "config").write_text("[core]\n    no_scm = True\n")
+    dvc_logger = logging.getLogger("dvc")
+    was_disabled, dvc_logger.disabled = dvc_logger.disabled, True
+    try:
+        with Repo(str(workdir)) as repo:
+            return _stages(repo)
+    finally:
+        dvc_logger.disabled = was_disabled
+
+
+def _stages(repo) -> list[DeclaredStage]:
+    from dvc.dependency.param import ParamsDependency
+
+    return [
+        DeclaredStage(
+            name=stage.name,
+            argv=tuple(shlex.split(stage.cmd if isinstance(stage.cmd, str) else " ".join(stage.cmd))),
+            deps=tuple(d.def_path for d in stage.deps if not isinstance(d, ParamsDependency)),
+            params=tuple(
+                key
+                for d in stage.deps
+                if isinstance(d, ParamsDependency) and d.def_path == "params.yaml"
+                for key in d.params
+            ),
+        )
+        for stage in repo.index.stages
+    ]
 
 
 def cli_entry(root: Path, script: str) -> str:

@@ -327,6 +327,7 @@ def saved_model(tmp_path_factory) -> Path:
         "kind": "pretrain",
         "arch": "causal_decoder",
         "objective": "full_lm",
+        "prompt_format": "plain",
         "seq_len": 64,
     }
     save_model(model, root / "data" / "models" / "pretrain" / "cd-flm", tok_dir, card)
