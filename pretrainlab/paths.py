@@ -1,4 +1,4 @@
-"""Where every artifact lives (DESIGN.md §Public contract), relative to the project root.
+"""Where every artifact lives (README: "Artifacts"), relative to the project root.
 
 Names come from params (cell names), so each path is checked to stay inside its output folder.
 """

@@ -2,7 +2,7 @@
 
 Cross-field checks (a cell names a defined model size, an objective fits its architecture, a budget
 buys at least one step) live in :mod:`pretrainlab.config.checks` so this file reads as the shape of a
-study. Key names are part of the public contract (DESIGN.md §params.yaml).
+study. Key names are part of the public contract (README: "What a study declares").
 """
 
 from __future__ import annotations

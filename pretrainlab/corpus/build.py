@@ -1,6 +1,6 @@
 """Build the corpus: sources -> cleaning -> dedup -> stable split -> parquet shards + ``stats.json``.
 
-Output (the ``corpus`` stage's artifact, DESIGN.md §Public contract)::
+Output (the ``corpus`` stage's artifact, README: "Artifacts")::
 
     out_dir/train/part-00000.parquet ...   columns: text (string), source (where it came from)
     out_dir/val/part-00000.parquet ...

@@ -24,10 +24,7 @@ def fixed_split(length: int, fraction: float) -> int:
 
 def split_examples(tokens: np.ndarray, splits: np.ndarray) -> list[Example]:
     """inputs = tokens[:k], targets = tokens[k:], per row."""
-    return [
-        Example(row[:k].copy(), row[k:].copy())
-        for row, k in zip(tokens, splits.tolist(), strict=True)
-    ]
+    return [Example(row[:k].copy(), row[k:].copy()) for row, k in zip(tokens, splits.tolist(), strict=True)]
 
 
 def prefix_lm(

@@ -1,7 +1,7 @@
 """``reports/study.md``: the Table-8 analogue, adaptation speed-ups, the paper's orderings, per-model,
 per-cluster and per-task results, and figures.
 
-Inputs (paths are the public contract, DESIGN.md §Public contract):
+Inputs (paths are the public contract, README: "Artifacts"):
 
 * ``metrics/pretrain/<cell>.json`` — ``arch, objective, parameters, tokens, flops, steps,
   train_loss, val_loss, tokens_per_second, ...`` for every pretraining cell (required);

@@ -15,7 +15,8 @@ from pretrainlab.report.markdown import accuracy_cell, markdown_table
 from pretrainlab.report.model_labels import StudyModel
 from pretrainlab.report.significance import AboveRandom
 
-# Wang et al. 2022, Table 8, as copied into ../shared/reference/anchors.md: zero-shot average accuracy
+# Wang et al. 2022 ("What Language Model Architecture and Pretraining Objective Work Best for Zero-Shot
+# Generalization?"), Table 8: zero-shot average accuracy
 # (%) as (EAI-Eval, T0-Eval), after 168B-token pretraining and after + MTF (13B tokens); None where
 # the paper reports none. Decoders 4.8B parameters, encoder-decoders 11B.
 PAPER_TABLE8: dict[str, tuple[tuple[float, float] | None, tuple[float, float] | None]] = {

@@ -55,7 +55,7 @@ class CellOutputs:
 
     @classmethod
     def of(cls, stage: str, name: str) -> CellOutputs:
-        """The public artifact paths of ``<stage>@<name>`` (DESIGN.md §Public contract)."""
+        """The public artifact paths of ``<stage>@<name>`` (README: "Artifacts")."""
         return cls(
             paths.model_dir(stage, name),
             paths.checkpoint_dir(stage, name),
