@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import errno
 import json
-import os
 from types import SimpleNamespace
 
 import numpy as np
@@ -22,6 +20,7 @@ from pretrainlab.evaluation.item_results import (
     read_item_table,
 )
 from pretrainlab.evaluation.rank_classification import EncodedItem, PromptFormat, rank_classify
+from tests.full_disk import FullDisk
 
 ITEMS = [
     SimpleNamespace(prompt="Is it so?", choices=(" yes", " no", " maybe"), answer=0),
@@ -66,25 +65,6 @@ def test_publish_writes_metrics_and_items_side_by_side_and_reads_back(tmp_path):
     assert sorted(p.name for p in metrics_json.parent.iterdir()) == ["cd-flm.items.parquet", "cd-flm.json"]
 
 
-class _FullDisk:
-    """A file that fails on its first write as a full disk does."""
-
-    def __init__(self, handle) -> None:
-        self._handle = handle
-
-    def write(self, data):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-    def __getattr__(self, name):
-        return getattr(self._handle, name)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._handle.close()
-
-
 @pytest.mark.parametrize("failing", ["cd-flm.json", "cd-flm.items.parquet"])
 def test_a_failed_publish_keeps_the_previous_pair_and_names_the_file(tmp_path, monkeypatch, failing):
     metrics_json = tmp_path / "cd-flm.json"
@@ -97,7 +77,7 @@ def test_a_failed_publish_keeps_the_previous_pair_and_names_the_file(tmp_path, m
         atomic,
         "open",
         lambda path, mode="r": (
-            _FullDisk(real_open(path, mode)) if failing in str(path) else real_open(path, mode)
+            FullDisk(real_open(path, mode)) if failing in str(path) else real_open(path, mode)
         ),
         raising=False,
     )

@@ -13,7 +13,6 @@ the kill tests run in file order but each also works alone.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
@@ -37,6 +36,7 @@ from pretrainlab.training.cell import CURVE_FIELDS
 from tests.checkout import _env, make_project, run
 from tests.conftest import SMOKE
 from tests.e2e.test_smoke_study import stale_stages
+from tests.full_disk import FullDisk
 
 pytestmark = pytest.mark.slow
 
@@ -305,32 +305,8 @@ def test_repro_after_the_kills_leaves_a_clean_study_that_stock_transformers_load
 
 
 # ---------------------------------------------------------------------------------- full disk
-class _FullDisk:
-    """A file that takes ``room`` bytes and then fails as a full disk does (ENOSPC from write())."""
-
-    def __init__(self, handle, room: int) -> None:
-        self._handle, self._room = handle, room
-
-    def write(self, data):
-        if len(data) > self._room:
-            self._handle.write(data[: self._room])
-            self._room = 0
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        self._room -= len(data)
-        return self._handle.write(data)
-
-    def __getattr__(self, name):
-        return getattr(self._handle, name)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._handle.close()
-
-
-def _full_disk_open(path, mode: str = "r") -> _FullDisk:
-    return _FullDisk(open(path, mode), room=64)  # noqa: SIM115 - closed by _FullDisk.__exit__
+def _full_disk_open(path, mode: str = "r") -> FullDisk:
+    return FullDisk(open(path, mode), room=64)  # noqa: SIM115 - closed by _FullDisk.__exit__
 
 
 def snapshot(root: Path, folders: tuple[str, ...]) -> dict[str, str]:
