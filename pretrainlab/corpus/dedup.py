@@ -84,6 +84,33 @@ def word_shingles(text: str, n: int) -> list[bytes]:
     ]
 
 
+_MASK64 = (1 << 64) - 1
+_BASE = 0x9E3779B97F4A7C15  # odd, so invertible mod 2^64
+_BASE_INVERSE = pow(_BASE, -1, 1 << 64)
+
+
+def _fmix64_int(h: int) -> int:
+    h ^= h >> 33
+    h = (h * 0xFF51AFD7ED558CCD) & _MASK64
+    h ^= h >> 33
+    h = (h * 0xC4CEB9FE1A85EC53) & _MASK64
+    return h ^ (h >> 33)
+
+
+def shingle_hash(shingle: bytes) -> int:
+    """32-bit hash of one shingle: what :class:`MinHasher` computes for whole batches at once.
+
+    A 64-bit polynomial hash of the bytes (``sum (byte_j + 1) * B^j mod 2^64``, ``B`` odd), then
+    MurmurHash3's 64-bit finalizer, then its top 32 bits. Non-cryptographic, like any shingle hash in
+    MinHash it only has to spread natural text evenly (the benchmark counts its collisions against
+    SHA-1's). Pass it as datasketch's ``hashfunc`` to reproduce the signatures.
+    """
+    h = 0
+    for byte in reversed(shingle):
+        h = (h * _BASE + byte + 1) & _MASK64
+    return _fmix64_int(h) >> 32
+
+
 def _fmix32(h: np.ndarray) -> np.ndarray:
     """MurmurHash3's 32-bit finalizer (what datasketch applies before its affine permutations)."""
     h = h ^ (h >> np.uint32(16))
@@ -93,14 +120,97 @@ def _fmix32(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> np.uint32(16))
 
 
+def _fmix64(h: np.ndarray) -> np.ndarray:
+    h = h ^ (h >> np.uint64(33))
+    h = h * np.uint64(0xFF51AFD7ED558CCD)
+    h = h ^ (h >> np.uint64(33))
+    h = h * np.uint64(0xC4CEB9FE1A85EC53)
+    return h ^ (h >> np.uint64(33))
+
+
+class _Powers:
+    """``B^j`` and ``B^-j`` mod 2^64 for ``j < n``, grown on demand (one table per process)."""
+
+    def __init__(self) -> None:
+        self.up = np.ones(1, dtype=np.uint64)
+        self.down = np.ones(1, dtype=np.uint64)
+
+    def __call__(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        if len(self.up) < n:
+            size = max(n, 2 * len(self.up))
+            self.up = np.cumprod(np.full(size, _BASE, dtype=np.uint64)) * np.uint64(_BASE_INVERSE)
+            self.down = np.cumprod(np.full(size, _BASE_INVERSE, dtype=np.uint64)) * np.uint64(_BASE)
+        return self.up[:n], self.down[:n]
+
+
+_powers = _Powers()
+
+
+# What str.split() splits ASCII text on: bytes.split()'s whitespace and \x1c-\x1f.
+_ASCII_WHITESPACE = np.zeros(256, dtype=bool)
+_ASCII_WHITESPACE[list(b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f")] = True
+
+
+def _ascii_or_split(text: str) -> bytes:
+    """ASCII text as is; other text lower-cased, split and joined by spaces (str's Unicode rules)."""
+    if text.isascii():
+        return text.encode("ascii")
+    return " ".join(text.lower().split()).encode("utf-8")
+
+
+def shingle_hashes(texts: Sequence[str], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`shingle_hash` of every shingle of :func:`word_shingles` of each text, without building them.
+
+    Returns ``(hashes, counts)``: uint32 hashes, document after document, and int64 shingles per
+    document. The texts go into one buffer (non-ASCII ones already lower-cased and split in Python),
+    lower-cased, with each whitespace run made one space: there every shingle is a contiguous span,
+    and prefix sums of ``(byte + 1) * B^j`` give every span's polynomial hash at once.
+    """
+    pieces = [_ascii_or_split(text) for text in texts]
+    raw = np.frombuffer(b"\n".join(pieces).lower(), dtype=np.uint8)  # "\n": texts share no word
+    space = _ASCII_WHITESPACE[raw]
+    space_before = np.ones_like(space)
+    space_before[1:] = space[:-1]
+    space_after = np.ones_like(space)
+    space_after[:-1] = space[1:]
+    word_starts = np.flatnonzero(~space & space_before)
+    word_lasts = np.flatnonzero(~space & space_after)
+    # The buffer keeps words and the first byte of each whitespace run after a word, as " ".
+    kept = ~space
+    kept[1:] |= space[1:] & ~space[:-1]
+    buffer = np.where(space, np.uint8(ord(" ")), raw)[kept]
+    in_buffer = np.cumsum(kept) - 1  # raw index -> buffer index
+
+    lengths = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces)) + 1
+    text_starts = np.cumsum(lengths) - lengths
+    words = np.bincount(np.searchsorted(text_starts, word_starts, side="right") - 1, minlength=len(texts))
+    counts = np.maximum(words - n + 1, 1)
+    text = np.repeat(np.arange(len(texts)), counts)
+    shingle = np.arange(len(text)) - np.repeat(np.cumsum(counts) - counts, counts)  # within its text
+    first_word = (np.cumsum(words) - words)[text] + shingle
+    last_word = first_word + np.minimum(n - 1, words[text] - 1 - shingle)
+    starts = np.zeros(len(text), dtype=np.int64)  # a text without words is one empty shingle, b""
+    ends = np.zeros(len(text), dtype=np.int64)
+    has_words = words[text] > 0
+    starts[has_words] = in_buffer[word_starts[first_word[has_words]]]
+    ends[has_words] = in_buffer[word_lasts[last_word[has_words]]] + 1
+
+    up, down = _powers(len(buffer) + 1)
+    prefix = np.zeros(len(buffer) + 1, dtype=np.uint64)
+    np.cumsum((buffer + np.uint64(1)) * up[:-1], out=prefix[1:])  # uint64 arithmetic wraps: mod 2^64
+    hashes = _fmix64((prefix[ends] - prefix[starts]) * down[starts]) >> np.uint64(32)
+    return hashes.astype(np.uint32), counts
+
+
 @dataclass(frozen=True, eq=False)
 class MinHasher:
-    """MinHash signatures equal, value for value, to ``datasketch.MinHash.bulk(..., scheme="affine32")``.
+    """MinHash signatures equal, value for value, to datasketch's with :func:`shingle_hash`.
 
-    datasketch's scheme: each shingle -> the first 4 bytes of its SHA-1 (little-endian) -> MurmurHash3
-    fmix32 -> ``a_k * h + b_k mod 2^32`` for each of ``num_perm`` permutations -> the minimum over the
-    document's shingles. Here the permutations run vectorised over a whole batch (numpy), which is
-    where datasketch spends most of its time per document; SHA-1 stays per shingle (hashlib).
+    That is ``datasketch.MinHash.bulk(shingles, num_perm, seed, scheme="affine32",
+    hashfunc=shingle_hash)``: each shingle -> :func:`shingle_hash` -> MurmurHash3 fmix32 ->
+    ``a_k * h + b_k mod 2^32`` for each of ``num_perm`` permutations -> the minimum over the
+    document's shingles. Here both the shingle hashes and the permutations run vectorised over a
+    whole batch (numpy), with no Python object per shingle.
     ``permutations`` equals datasketch's ``MinHash(num_perm, seed, scheme="affine32").permutations``.
     """
 
@@ -121,17 +231,17 @@ class MinHasher:
 
     def signatures(self, texts: Sequence[str]) -> np.ndarray:
         """uint32 ``[len(texts), num_perm]``: row ``i`` is the MinHash of ``texts[i]``'s shingles."""
-        sha1 = hashlib.sha1
-        shingles = [word_shingles(text, self.shingle_words) for text in texts]
-        counts = np.fromiter(map(len, shingles), dtype=np.int64, count=len(shingles))
-        digests = b"".join([sha1(s).digest() for doc in shingles for s in doc])
-        hashes = _fmix32(np.frombuffer(digests, dtype="<u4")[::5].astype(np.uint32))  # SHA-1 is 20 bytes
+        hashes, counts = shingle_hashes(texts, self.shingle_words)
+        return self.permute(_fmix32(hashes), counts)
+
+    def permute(self, hashes: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """Signatures from fmix32-mixed shingle hashes, ``counts[i]`` (at least 1) per document."""
         ends = np.cumsum(counts)
         starts = ends - counts
         a, b = self.permutations[0][:, None], self.permutations[1][:, None]
-        out = np.empty((len(texts), self.num_perm), dtype=np.uint32)
+        out = np.empty((len(counts), self.num_perm), dtype=np.uint32)
         first = 0
-        while first < len(texts):
+        while first < len(counts):
             # Whole documents per chunk, at least one, about _CHUNK_SHINGLES shingles.
             last = max(first + 1, int(np.searchsorted(ends, starts[first] + _CHUNK_SHINGLES, side="right")))
             lo, hi = starts[first], ends[last - 1]

@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 from datasketch import MinHash, MinHashLSH
 
-from pretrainlab.corpus.dedup import ExactDedup, NearDedup, word_shingles
+from pretrainlab.corpus.dedup import ExactDedup, NearDedup, shingle_hash, shingle_hashes, word_shingles
 
 WORDS = [
     "river",
@@ -80,7 +80,9 @@ def test_signatures_and_decisions_equal_datasketch() -> None:
     rng = random.Random(2)
     texts = _varied_texts(rng)
     dedup = NearDedup(threshold=0.7, num_perm=96, shingle_words=3, seed=5)
-    reference = MinHash.bulk([word_shingles(t, 3) for t in texts], num_perm=96, seed=5, scheme="affine32")
+    reference = MinHash.bulk(
+        [word_shingles(t, 3) for t in texts], num_perm=96, seed=5, scheme="affine32", hashfunc=shingle_hash
+    )
     signatures = dedup.signatures(texts)
     assert all((m.hashvalues == signatures[i]).all() for i, m in enumerate(reference))
 
@@ -103,3 +105,29 @@ def test_word_shingles() -> None:
     # The bytes fast path and the str path split on the same whitespace (str.split's, incl. \x1c).
     assert word_shingles("a\x1cb c", 2) == [b"a b", b"b c"]
     assert word_shingles("É\u00a0b c", 2) == ["é b".encode(), b"b c"]
+
+
+def test_vectorised_shingle_hashes_equal_hashing_each_shingle() -> None:
+    rng = random.Random(3)
+    pieces = ["ab", "C", "DEF", "é", "İ", "\u212a", " ", "  ", "\n", "\t", "\x1d", "\xa0", "\x00"]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randrange(0, 40))) for _ in range(300)]
+    texts += ["", " ", "one", "  A b  C d\ne  "]
+    for n in (1, 2, 5):
+        for batch in (texts, [""], ["a"], []):
+            hashes, counts = shingle_hashes(batch, n)
+            shingles = [word_shingles(t, n) for t in batch]
+            assert counts.tolist() == [len(s) for s in shingles]
+            assert hashes.tolist() == [shingle_hash(s) for doc in shingles for s in doc]
+
+
+def test_shingle_hash_spreads_like_sha1() -> None:
+    """Distinct shingles get distinct 32-bit hashes about as often as with SHA-1's first 4 bytes."""
+    rng = random.Random(4)
+    shingles = {f"{_doc(rng, 3)} {i}".encode() for i in range(60_000)}
+    hashes = [shingle_hash(s) for s in shingles]
+    assert all(0 <= h < 2**32 for h in hashes)
+    # 60k random 32-bit values collide about 0.4 times; a weak hash collides by the thousand.
+    assert len(shingles) - len(set(hashes)) <= 5
+    # Every bit is set about half the time.
+    bits = np.array(hashes, dtype=np.uint64)[:, None] >> np.arange(32, dtype=np.uint64) & np.uint64(1)
+    assert np.abs(bits.mean(axis=0) - 0.5).max() < 0.02
