@@ -53,11 +53,11 @@ import numpy as np
 import torch
 from transformers import PreTrainedModel
 
-from pretrainlab.models.layout import DECODERS, token_log_probs
+from pretrainlab.models.architectures import architecture
+from pretrainlab.models.layout import token_log_probs
 from pretrainlab.objectives.example import IGNORE, Example
 from pretrainlab.tokenization.specials import SpecialTokens
 
-ARCHS = (*DECODERS, "encoder_decoder", "encoder")
 CPU_BATCH_TOKENS = 2048  # on CPU, at most this many padded tokens per batch and thread (module docstring)
 
 
@@ -94,17 +94,16 @@ def group_by_inputs(
     The BERT-style encoder groups by its whole sequence and has no branches; its members point at
     their own ``aligned_labels`` (the second return value, by example).
     """
-    if arch not in ARCHS:
-        raise KeyError(f"unknown architecture {arch!r}; valid names: {', '.join(ARCHS)}")
+    spec = architecture(arch)
     groups: dict[bytes, _Group] = {}
     labels: list[np.ndarray | None] = []
     for index, (example, n_skip) in enumerate(zip(examples, skip, strict=True)):
         inputs = np.asarray(example.inputs, dtype=np.int64)
         targets = np.asarray(example.targets, dtype=np.int64)
-        if arch == "encoder":
+        if spec.aligned_labels:
             if example.aligned_labels is None:
                 raise ValueError(
-                    "the encoder architecture needs examples with aligned_labels (the mlm objective)"
+                    f"the {arch} architecture needs examples with aligned_labels (the mlm objective)"
                 )
             inputs = np.concatenate([inputs, targets])
             labels.append(np.asarray(example.aligned_labels, dtype=np.int64))
@@ -114,10 +113,10 @@ def group_by_inputs(
             )
         else:
             labels.append(None)
-            if len(inputs) == 0 and arch in DECODERS and len(targets) > int(n_skip):
+            if len(inputs) == 0 and spec.is_decoder and len(targets) > int(n_skip):
                 raise ValueError("a decoder needs at least one input token to score the first target token")
         group = groups.setdefault(inputs.tobytes(), _Group(inputs))
-        if arch == "encoder":
+        if spec.aligned_labels:
             group.members.append((index, -1, int(n_skip)))
             continue
         b = next((k for k, seen in enumerate(group.branches) if np.array_equal(seen, targets)), None)
@@ -148,7 +147,8 @@ def layout_rows(
 ) -> list[_Row]:
     """The rows of one group (one unless its branches do not fit in ``max_tokens``)."""
     trunk = group.inputs
-    if arch == "encoder":
+    spec = architecture(arch)
+    if spec.aligned_labels:
         scored = []
         for example, _, _ in group.members:
             aligned = labels[example]
@@ -157,7 +157,7 @@ def layout_rows(
             scored.append(np.stack([where, aligned[where], np.full(len(where), example)], axis=1))
         n = len(trunk)
         return [_Row(trunk, np.arange(n), np.zeros(n, np.int64), np.ones(n, bool), None, _stack(scored))]
-    encoder_decoder = arch == "encoder_decoder"
+    encoder_decoder = spec.is_encoder_decoder
     p = 0 if encoder_decoder else len(trunk)
     rows = []
     for chunk in _chunks(group, len(trunk), max_tokens, int(encoder_decoder)):
@@ -188,7 +188,7 @@ def layout_rows(
             scored.append(np.stack([at, target[j], np.full(len(j), example)], axis=1))
         flat = np.concatenate(tokens).astype(np.int64)
         bidirectional = np.zeros(len(flat), bool)
-        if arch == "noncausal_decoder":
+        if spec.bidirectional_prefix:  # the trunk (none on the ED decoder side: p = 0)
             bidirectional[:p] = True
         rows.append(
             _Row(

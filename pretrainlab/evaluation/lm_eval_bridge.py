@@ -57,15 +57,34 @@ import torch
 
 from pretrainlab.errors import UserInputError
 from pretrainlab.evaluation.prompt_formats import PLAIN, card_prompt_format, prompt_format
+from pretrainlab.models.architecture import ArchitectureSpec
+from pretrainlab.models.architectures import ARCHITECTURES
 from pretrainlab.models.load import load_pretrained
 from pretrainlab.tokenization.load import load_tokenizer
 
 log = logging.getLogger(__name__)
 
 INSTALL_HINT = "pip install 'pretrainlab[eval]'"
-BACKENDS = {"causal_decoder": "causal", "encoder_decoder": "seq2seq", "noncausal_decoder": "noncausal"}
 KEY = "evaluate.lm_eval"  # the params key path errors name
 DEFAULT_RANDOM_SEED, DEFAULT_OTHER_SEED = 0, 1234  # lm_eval.defaults (simple_evaluate's seeds)
+
+
+def backend(spec: ArchitectureSpec) -> str | None:
+    """HFLM's backend for ``spec`` ("noncausal": ours, :class:`PretrainlabLM`); None if it cannot continue
+    a prompt (a BERT-style encoder)."""
+    if not spec.predicts_targets:
+        return None
+    if spec.is_encoder_decoder:
+        return "seq2seq"
+    return "noncausal" if spec.bidirectional_prefix else "causal"
+
+
+def backends() -> dict[str, str]:
+    """Architecture name -> HFLM backend, for every architecture the bridge scores."""
+    return {name: kind for name, spec in ARCHITECTURES.items() if (kind := backend(spec)) is not None}
+
+
+BACKENDS = backends()  # the built-in architectures'
 
 
 def require_lm_eval() -> ModuleType:
@@ -79,9 +98,9 @@ def require_lm_eval() -> ModuleType:
 
 
 def _check_arch(arch: str, where: object) -> None:
-    if arch not in BACKENDS:
+    if arch not in (scored := backends()):
         raise UserInputError(
-            f"{where}: the lm-eval bridge scores {', '.join(BACKENDS)}, not {arch!r} "
+            f"{where}: the lm-eval bridge scores {', '.join(scored)}, not {arch!r} "
             "(a BERT-style encoder cannot continue a prompt)"
         )
 
@@ -134,7 +153,7 @@ def check_lm_eval(tasks: Sequence[str], include_path: Path | None, *, arch: str)
 
 def _scored_by_us(arch: str, format_name: str) -> bool:
     """Whether :class:`PretrainlabLM` scores this model (ND, or a format no stock backend builds)."""
-    return BACKENDS.get(arch) == "noncausal" or format_name != PLAIN
+    return backends().get(arch) == "noncausal" or format_name != PLAIN
 
 
 def load_tasks(
@@ -206,7 +225,7 @@ def build_lm(model_dir: Path, *, arch: str, batch_size: int = 16, device: str | 
         return PretrainlabLM(model, arch, specials=specials, prompt_format=fmt, **options)
     from lm_eval.models.huggingface import HFLM
 
-    return HFLM(pretrained=model, backend=BACKENDS[arch], **options)
+    return HFLM(pretrained=model, backend=backends()[arch], **options)
 
 
 def evaluate_tasks(lm, loaded: dict, *, limit: int | None = None, log_samples: bool = False) -> dict:

@@ -28,6 +28,7 @@ from lm_eval.api.registry import register_model
 from lm_eval.models.huggingface import HFLM
 
 from pretrainlab.evaluation.rank_classification import PromptFormat
+from pretrainlab.models.architectures import architecture
 from pretrainlab.models.layout import collate, forward_logits
 from pretrainlab.objectives.example import IGNORE
 from pretrainlab.tokenization.specials import SpecialTokens
@@ -59,7 +60,7 @@ class PretrainlabLM(HFLM):
             pretrained, tokenizer, specials = load_for_lm_eval(Path(pretrained), arch, device=device)
             kwargs = {**hflm_options(pretrained, tokenizer), **kwargs}
             prompt_format = prompt_format or format_named(name, specials)
-        backend = "seq2seq" if arch == "encoder_decoder" else "causal"
+        backend = "seq2seq" if architecture(arch).is_encoder_decoder else "causal"
         super().__init__(pretrained=pretrained, backend=backend, **kwargs)
         self.arch = arch
         self.prompt_format = prompt_format or PromptFormat()

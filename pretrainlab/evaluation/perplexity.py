@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from pretrainlab.models.architectures import architecture
 from pretrainlab.models.layout import collate, forward_logits, token_log_probs
 from pretrainlab.objectives.example import Example
 from pretrainlab.tokenization.specials import SpecialTokens
@@ -65,7 +66,7 @@ def windows(tokens: np.ndarray, seq_len: int, max_tokens: int) -> np.ndarray:
 
 
 def _example(window: np.ndarray, arch: str) -> Example:
-    split = len(window) // 2 if arch == "encoder_decoder" else 1
+    split = len(window) // 2 if architecture(arch).is_encoder_decoder else 1
     return Example(inputs=window[:split], targets=window[split:])
 
 

@@ -51,6 +51,7 @@ import numpy as np
 import torch
 
 from pretrainlab.evaluation.batched_scoring import score_shared_prompts
+from pretrainlab.models.architectures import architecture
 from pretrainlab.models.layout import collate, forward_logits, token_log_probs
 from pretrainlab.objectives.example import IGNORE, Example
 from pretrainlab.tokenization.specials import SpecialTokens
@@ -119,7 +120,8 @@ class PromptFormat:
             [np.asarray(self.target_prefix, dtype=np.int64), np.asarray(choice, dtype=np.int64)]
         )
         fixed = len(head) + len(tail)
-        if arch == "encoder_decoder":
+        spec = architecture(arch)
+        if spec.is_encoder_decoder:  # the encoder and the decoder are bounded separately
             target = target[:seq_len]
             room = seq_len - fixed
         else:  # one sequence: keep at least one prompt token, then as much prompt as fits
@@ -128,7 +130,7 @@ class PromptFormat:
         prompt = np.asarray(prompt, dtype=np.int64)
         prompt = prompt[len(prompt) - room :] if 0 < room < len(prompt) else prompt[: max(room, 0)]
         inputs = np.concatenate([head, prompt, tail])
-        if len(inputs) == 0 and arch != "encoder_decoder":
+        if len(inputs) == 0 and not spec.is_encoder_decoder:
             raise ValueError("a decoder needs at least one input token to score the first choice token")
         return Example(inputs=inputs, targets=target)
 

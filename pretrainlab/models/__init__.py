@@ -1,22 +1,34 @@
-"""Model builders (one per architecture), masks, the feature converter and FLOPs accounting."""
+"""Model builders (one spec per architecture), masks, the feature converter and FLOPs accounting.
 
-from pretrainlab.models.build import ARCHITECTURES, build_model, count_parameters, model_config, register_sdpa
-from pretrainlab.models.flops import flops_per_step, flops_per_token
-from pretrainlab.models.layout import ModelBatch, collate, forward_logits, loss, token_log_probs
-from pretrainlab.models.masks import prefix_lm_attention_mask
+Names are imported on first use, so ``pretrainlab.models.architectures`` (the specs) loads without torch.
+"""
 
-__all__ = [
-    "ARCHITECTURES",
-    "ModelBatch",
-    "build_model",
-    "collate",
-    "count_parameters",
-    "flops_per_step",
-    "flops_per_token",
-    "forward_logits",
-    "loss",
-    "model_config",
-    "prefix_lm_attention_mask",
-    "register_sdpa",
-    "token_log_probs",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "ARCHITECTURES": "pretrainlab.models.architectures",
+    "ArchitectureSpec": "pretrainlab.models.architecture",
+    "architecture": "pretrainlab.models.architectures",
+    "ModelBatch": "pretrainlab.models.layout",
+    "build_model": "pretrainlab.models.build",
+    "collate": "pretrainlab.models.layout",
+    "count_parameters": "pretrainlab.models.build",
+    "flops_per_step": "pretrainlab.models.flops",
+    "flops_per_token": "pretrainlab.models.flops",
+    "forward_logits": "pretrainlab.models.layout",
+    "loss": "pretrainlab.models.layout",
+    "model_config": "pretrainlab.models.build",
+    "prefix_lm_attention_mask": "pretrainlab.models.masks",
+    "register_sdpa": "pretrainlab.models.build",
+    "token_log_probs": "pretrainlab.models.layout",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

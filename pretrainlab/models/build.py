@@ -12,23 +12,15 @@ Attention backends (``attn_implementation``):
 
 from __future__ import annotations
 
-from types import ModuleType
-
 import torch
 from transformers import AttentionInterface, PreTrainedConfig, PreTrainedModel
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
 from pretrainlab.config.schema import ModelSize
-from pretrainlab.models import causal_decoder, encoder, encoder_decoder, noncausal_decoder
+from pretrainlab.models.architectures import architecture
 from pretrainlab.tokenization.specials import SpecialTokens
 
-ARCHITECTURES: dict[str, ModuleType] = {
-    "causal_decoder": causal_decoder,
-    "noncausal_decoder": noncausal_decoder,
-    "encoder_decoder": encoder_decoder,
-    "encoder": encoder,
-}
 SDPA = "pretrainlab_scaled_dot_product"  # a name containing "sdpa" would trip transformers' refusal
 ATTENTION_IMPLEMENTATIONS = ("eager", "sdpa")
 
@@ -40,18 +32,11 @@ def register_sdpa() -> str:
     return SDPA
 
 
-def _module(arch: str) -> ModuleType:
-    try:
-        return ARCHITECTURES[arch]
-    except KeyError:
-        raise KeyError(f"unknown architecture {arch!r}; valid names: {', '.join(ARCHITECTURES)}") from None
-
-
 def model_config(
     arch: str, size: ModelSize, vocab_size: int, *, seq_len: int, specials: SpecialTokens | None = None
 ) -> PreTrainedConfig:
     """The transformers config ``build_model`` uses (special ids default to 0/1/2 without ``specials``)."""
-    return _module(arch).config(size, vocab_size, seq_len, specials)
+    return architecture(arch).config(size, vocab_size, seq_len, specials)
 
 
 def build_model(
@@ -71,11 +56,11 @@ def build_model(
         raise ValueError(
             f"attn_implementation must be one of {ATTENTION_IMPLEMENTATIONS}, got {attn_implementation!r}"
         )
-    module = _module(arch)
-    config = module.config(size, specials.vocab_size, seq_len, specials)
+    spec = architecture(arch)
+    config = spec.config(size, specials.vocab_size, seq_len, specials)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = module.MODEL_CLASS(config).to(torch.float32)
+        model = spec.model_class(config).to(torch.float32)
     model.set_attn_implementation(register_sdpa() if attn_implementation == "sdpa" else "eager")
     return model
 
@@ -94,6 +79,6 @@ def count_parameters(arch: str, size: ModelSize, vocab_size: int) -> tuple[int, 
 
 def meta_model(arch: str, size: ModelSize, vocab_size: int) -> PreTrainedModel:
     """The architecture's model on the ``meta`` device (shapes only), for counting."""
-    module = _module(arch)
+    spec = architecture(arch)
     with torch.device("meta"):
-        return module.MODEL_CLASS(module.config(size, vocab_size, seq_len=1))
+        return spec.model_class(spec.config(size, vocab_size, seq_len=1))

@@ -11,12 +11,15 @@ raises when ``sliding_window`` is None, so it is set to ``seq_len`` (a no-op win
 
 from __future__ import annotations
 
-from transformers import Gemma2Config, Gemma2ForCausalLM
+from typing import TYPE_CHECKING
 
-from pretrainlab.config.schema import ModelSize
-from pretrainlab.tokenization.specials import SpecialTokens
+from pretrainlab.models.architecture import ArchitectureSpec
 
-MODEL_CLASS = Gemma2ForCausalLM
+if TYPE_CHECKING:
+    from transformers import Gemma2Config
+
+    from pretrainlab.config.schema import ModelSize
+    from pretrainlab.tokenization.specials import SpecialTokens
 
 
 def block_settings(size: ModelSize, vocab_size: int, seq_len: int, specials: SpecialTokens | None) -> dict:
@@ -47,4 +50,18 @@ def block_settings(size: ModelSize, vocab_size: int, seq_len: int, specials: Spe
 def config(
     size: ModelSize, vocab_size: int, seq_len: int, specials: SpecialTokens | None = None
 ) -> Gemma2Config:
+    from transformers import Gemma2Config
+
     return Gemma2Config(**block_settings(size, vocab_size, seq_len, specials))
+
+
+SPEC = ArchitectureSpec(
+    name="causal_decoder",
+    short="CD",
+    build_config=config,
+    model_class_name="Gemma2ForCausalLM",
+    auto_class_name="AutoModelForCausalLM",
+    model_type="gemma2",
+    is_decoder=True,
+    packable=True,
+)

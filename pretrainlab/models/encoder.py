@@ -12,20 +12,37 @@ SDPA/flash kernels — so the checkpoint is an encoder in stock transformers wit
 
 from __future__ import annotations
 
-from transformers import Gemma2Config
+from typing import TYPE_CHECKING
 
-from pretrainlab.config.schema import ModelSize
-from pretrainlab.models.causal_decoder import MODEL_CLASS, block_settings
-from pretrainlab.tokenization.specials import SpecialTokens
+from pretrainlab.models.architecture import ArchitectureSpec
+from pretrainlab.models.causal_decoder import block_settings
 
-__all__ = ["MODEL_CLASS", "config"]
+if TYPE_CHECKING:
+    from transformers import Gemma2Config
+
+    from pretrainlab.config.schema import ModelSize
+    from pretrainlab.tokenization.specials import SpecialTokens
 
 
 def config(
     size: ModelSize, vocab_size: int, seq_len: int, specials: SpecialTokens | None = None
 ) -> Gemma2Config:
+    from transformers import Gemma2Config
+
     cfg = Gemma2Config(
         **block_settings(size, vocab_size, seq_len, specials), use_bidirectional_attention=True
     )
     cfg.is_causal = False  # read by masking_utils.create_causal_mask and saved in config.json
     return cfg
+
+
+SPEC = ArchitectureSpec(
+    name="encoder",
+    short="E",
+    build_config=config,
+    model_class_name="Gemma2ForCausalLM",
+    auto_class_name="AutoModelForCausalLM",
+    model_type="gemma2",
+    bidirectional_prefix=True,  # every position is prefix
+    aligned_labels=True,
+)

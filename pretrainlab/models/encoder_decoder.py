@@ -14,18 +14,29 @@ Checkpoints load with ``AutoModelForSeq2SeqLM``::
 
 from __future__ import annotations
 
-from transformers import T5GemmaConfig, T5GemmaForConditionalGeneration, T5GemmaModuleConfig
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
-from pretrainlab.config.schema import ModelSize
+from pretrainlab.models.architecture import ArchitectureSpec
 from pretrainlab.models.causal_decoder import block_settings
-from pretrainlab.tokenization.specials import SpecialTokens
 
-MODEL_CLASS = T5GemmaForConditionalGeneration
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedModel, T5GemmaConfig
+
+    from pretrainlab.config.schema import ModelSize
+    from pretrainlab.models.flops import Flops
+    from pretrainlab.models.layout import ModelBatch
+    from pretrainlab.objectives.example import Example
+    from pretrainlab.tokenization.specials import SpecialTokens
 
 
 def config(
     size: ModelSize, vocab_size: int, seq_len: int, specials: SpecialTokens | None = None
 ) -> T5GemmaConfig:
+    from transformers import T5GemmaConfig, T5GemmaModuleConfig
+
     block = block_settings(size, vocab_size, seq_len, specials)
     return T5GemmaConfig(
         encoder=T5GemmaModuleConfig(**block),
@@ -35,3 +46,53 @@ def config(
         dropout_rate=0.0,
         attention_dropout=size.dropout,
     )
+
+
+@dataclass(frozen=True)
+class EncoderDecoderSpec(ArchitectureSpec):
+    """Inputs in the encoder, targets in the decoder: each side is padded and bounded on its own."""
+
+    is_encoder_decoder: ClassVar[bool] = True
+
+    def padded_lengths(self, max_inputs: int, max_targets: int, max_total: int) -> tuple[int, int]:
+        return max_inputs, max_targets
+
+    def input_len(self, seq_len: int, target_len: int) -> int:
+        return seq_len
+
+    def side_lengths(self, inputs: float, targets: float) -> tuple[float, float]:
+        return inputs, targets
+
+    def collate(
+        self, examples: Sequence[Example], specials: SpecialTokens, input_len: int, target_len: int
+    ) -> ModelBatch:
+        from pretrainlab.models.layout import collate_encoder_decoder
+
+        return collate_encoder_decoder(examples, specials, input_len, target_len)
+
+    def forward_logits(self, model: PreTrainedModel, batch: ModelBatch) -> torch.Tensor:
+        from pretrainlab.models.layout import forward_encoder_decoder
+
+        return forward_encoder_decoder(model, batch)
+
+    def step_flops(
+        self, size: ModelSize, vocab_size: int, batch_size: int, input_len: float, target_len: float
+    ) -> Flops:
+        from pretrainlab.models.flops import encoder_decoder_step_flops
+
+        return encoder_decoder_step_flops(self, size, vocab_size, batch_size, input_len, target_len)
+
+    def flops_per_token(self, size: ModelSize, vocab_size: int, context_len: int) -> float:
+        raise ValueError("the encoder-decoder has no single per-token cost: use flops_per_step")
+
+
+SPEC = EncoderDecoderSpec(
+    name="encoder_decoder",
+    short="ED",
+    build_config=config,
+    model_class_name="T5GemmaForConditionalGeneration",
+    auto_class_name="AutoModelForSeq2SeqLM",
+    model_type="t5gemma",
+    bidirectional_prefix=True,  # the encoder reads the inputs both ways
+    initialised_from=("gemma2",),  # decoder -> encoder-decoder adaptation
+)

@@ -28,6 +28,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pretrainlab.config.schema import ModelSize
+from pretrainlab.models.architecture import ArchitectureSpec
+from pretrainlab.models.architectures import architecture
 from pretrainlab.models.build import meta_model
 
 
@@ -59,13 +61,13 @@ class Flops:
         return {"non_embedding": self.non_embedding, "attention": self.attention, "lm_head": self.lm_head}
 
 
-def stack_params(arch: str, size: ModelSize, vocab_size: int) -> StackParams:
-    model = meta_model(arch, size, vocab_size)
+def stack_params(spec: ArchitectureSpec, size: ModelSize, vocab_size: int) -> StackParams:
+    model = meta_model(spec.name, size, vocab_size)
     counts = {"encoder": 0, "decoder": 0, "cross_kv": 0}
     for name, p in model.named_parameters():
         if "embed_tokens" in name:
             continue
-        stack = "decoder" if arch == "encoder_decoder" and ".decoder." in f".{name}" else "encoder"
+        stack = "decoder" if spec.is_encoder_decoder and ".decoder." in f".{name}" else "encoder"
         counts[stack] += p.numel()
         if "cross_attn.k_proj" in name or "cross_attn.v_proj" in name:
             counts["cross_kv"] += p.numel()
@@ -79,22 +81,52 @@ def lm_head_flops(size: ModelSize, vocab_size: int) -> float:
 
 def flops_per_token(arch: str, size: ModelSize, vocab_size: int, context_len: int) -> float:
     """FLOPs per token of a decoder-only or encoder model at sequence length ``context_len``."""
-    if arch == "encoder_decoder":
-        raise ValueError("the encoder-decoder has no single per-token cost: use flops_per_step")
-    n = stack_params(arch, size, vocab_size).encoder
-    return 6.0 * n + 12.0 * size.n_layers * size.d_model * context_len + lm_head_flops(size, vocab_size)
+    return architecture(arch).flops_per_token(size, vocab_size, context_len)
 
 
 def step_flops(
     arch: str, size: ModelSize, vocab_size: int, batch_size: int, input_len: float, target_len: float
 ) -> Flops:
     """:func:`flops_per_step` split into its three terms."""
+    return architecture(arch).step_flops(size, vocab_size, batch_size, input_len, target_len)
+
+
+def one_stack_flops_per_token(
+    spec: ArchitectureSpec, size: ModelSize, vocab_size: int, context_len: int
+) -> float:
+    """One position of a single-stack model (decoders, the encoder): the head applies everywhere."""
+    n = stack_params(spec, size, vocab_size).encoder
+    return 6.0 * n + 12.0 * size.n_layers * size.d_model * context_len + lm_head_flops(size, vocab_size)
+
+
+def one_stack_step_flops(
+    spec: ArchitectureSpec,
+    size: ModelSize,
+    vocab_size: int,
+    batch_size: int,
+    input_len: float,
+    target_len: float,
+) -> Flops:
+    """A single-stack model reads ``input_len + target_len`` positions per example."""
+    p = stack_params(spec, size, vocab_size)
+    seq = input_len + target_len
     layers_d = 12.0 * size.n_layers * size.d_model
     head = lm_head_flops(size, vocab_size)
-    p = stack_params(arch, size, vocab_size)
-    if arch != "encoder_decoder":
-        seq = input_len + target_len
-        return Flops(6.0 * p.encoder * seq, layers_d * seq * seq, head * seq).scaled(batch_size)
+    return Flops(6.0 * p.encoder * seq, layers_d * seq * seq, head * seq).scaled(batch_size)
+
+
+def encoder_decoder_step_flops(
+    spec: ArchitectureSpec,
+    size: ModelSize,
+    vocab_size: int,
+    batch_size: int,
+    input_len: float,
+    target_len: float,
+) -> Flops:
+    """``input_len`` encoder and ``target_len`` decoder positions per example, counted stack by stack."""
+    p = stack_params(spec, size, vocab_size)
+    layers_d = 12.0 * size.n_layers * size.d_model
+    head = lm_head_flops(size, vocab_size)
     non_embedding = input_len * 6.0 * (p.encoder + p.cross_kv) + target_len * 6.0 * (p.decoder - p.cross_kv)
     attention = layers_d * (input_len * input_len + target_len * (target_len + input_len))
     return Flops(non_embedding, attention, head * target_len).scaled(batch_size)

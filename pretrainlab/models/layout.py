@@ -34,11 +34,11 @@ import torch
 import torch.nn.functional as F
 from transformers import PreTrainedModel
 
+from pretrainlab.models.architecture import ArchitectureSpec
+from pretrainlab.models.architectures import architecture
 from pretrainlab.models.masks import packed_attention_mask, prefix_lm_attention_mask
 from pretrainlab.objectives.example import IGNORE, Example
 from pretrainlab.tokenization.specials import SpecialTokens
-
-DECODERS = ("causal_decoder", "noncausal_decoder")
 
 
 @dataclass
@@ -85,45 +85,70 @@ def _lengths(rows: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def collate(
-    examples: list[Example], arch: str, specials: SpecialTokens, input_len: int, target_len: int
+    examples: Sequence[Example], arch: str, specials: SpecialTokens, input_len: int, target_len: int
 ) -> ModelBatch:
     """Pad ``examples`` to static lengths: decoders and the encoder to ``input_len + target_len``
     (only the sum bounds ``len(inputs) + len(targets)``), the encoder-decoder to each separately."""
+    return architecture(arch).collate(examples, specials, input_len, target_len)
+
+
+def forward_logits(model: PreTrainedModel, arch: str, batch: ModelBatch) -> torch.Tensor:
+    """Logits aligned with ``batch.labels`` ([B, T_out, vocab]), with each architecture's exact mask."""
+    return architecture(arch).forward_logits(model, batch)
+
+
+def collate_encoder_decoder(
+    examples: Sequence[Example], specials: SpecialTokens, input_len: int, target_len: int
+) -> ModelBatch:
+    """Inputs padded to ``input_len`` for the encoder; ``[bos] + targets[:-1]`` to ``target_len`` for the decoder."""
     inputs = [e.inputs for e in examples]
     targets = [e.targets for e in examples]
     n_in, n_tgt = _lengths(inputs), _lengths(targets)
-    if arch == "encoder_decoder":
-        if n_in.max(initial=0) > input_len or n_tgt.max(initial=0) > target_len:
-            raise ValueError(
-                f"example longer than the padded lengths: inputs {n_in.max()} > {input_len} "
-                f"or targets {n_tgt.max()} > {target_len}"
-            )
-        starts = [np.concatenate([[specials.bos], t[:-1]]) if len(t) else t for t in targets]
-        return ModelBatch(
-            input_ids=_pad(inputs, input_len, specials.pad),
-            labels=_pad(targets, target_len, IGNORE),
-            attention_mask=_pad([np.ones(n) for n in n_in], input_len, 0),
-            prefix_lengths=torch.from_numpy(n_in),
-            decoder_input_ids=_pad(starts, target_len, specials.pad),
-            decoder_attention_mask=_pad([np.ones(n) for n in n_tgt], target_len, 0),
+    if n_in.max(initial=0) > input_len or n_tgt.max(initial=0) > target_len:
+        raise ValueError(
+            f"example longer than the padded lengths: inputs {n_in.max()} > {input_len} "
+            f"or targets {n_tgt.max()} > {target_len}"
         )
+    starts = [np.concatenate([[specials.bos], t[:-1]]) if len(t) else t for t in targets]
+    return ModelBatch(
+        input_ids=_pad(inputs, input_len, specials.pad),
+        labels=_pad(targets, target_len, IGNORE),
+        attention_mask=_pad([np.ones(n) for n in n_in], input_len, 0),
+        prefix_lengths=torch.from_numpy(n_in),
+        decoder_input_ids=_pad(starts, target_len, specials.pad),
+        decoder_attention_mask=_pad([np.ones(n) for n in n_tgt], target_len, 0),
+    )
+
+
+def collate_one_sequence(
+    spec: ArchitectureSpec,
+    examples: Sequence[Example],
+    specials: SpecialTokens,
+    input_len: int,
+    target_len: int,
+) -> ModelBatch:
+    """``inputs ⊕ targets`` padded to ``input_len + target_len``; labels shifted for next-token
+    prediction, or the examples' ``aligned_labels`` when ``spec.aligned_labels``."""
+    inputs = [e.inputs for e in examples]
+    targets = [e.targets for e in examples]
+    n_in, n_tgt = _lengths(inputs), _lengths(targets)
     total = input_len + target_len
     if (n_in + n_tgt).max(initial=0) > total:
         raise ValueError(f"example of {(n_in + n_tgt).max()} tokens is longer than the padded length {total}")
     sequences = [np.concatenate([i, t]) for i, t in zip(inputs, targets, strict=True)]
     input_ids = _pad(sequences, total, specials.pad)
     attention_mask = _pad([np.ones(len(s)) for s in sequences], total, 0)
-    if arch == "encoder":
+    if spec.aligned_labels:
         if any(e.aligned_labels is None for e in examples):
             raise ValueError(
-                "the encoder architecture needs examples with aligned_labels (the mlm objective)"
+                f"the {spec.name} architecture needs examples with aligned_labels (the mlm objective)"
             )
         labels = _pad([e.aligned_labels for e in examples], total, IGNORE)  # type: ignore[misc]
         return ModelBatch(input_ids, labels, attention_mask, torch.from_numpy(n_in + n_tgt))
-    if arch not in DECODERS:
-        raise KeyError(f"unknown architecture {arch!r}")
     if any(e.aligned_labels is not None for e in examples):
-        raise ValueError(f"{arch} predicts next tokens; examples with aligned_labels (mlm) need the encoder")
+        raise ValueError(
+            f"{spec.name} predicts next tokens; examples with aligned_labels (mlm) need the encoder"
+        )
     # labels[t] = token t+1 when t+1 is a target position
     positions = torch.arange(1, total)[None, :]
     is_target = (positions >= torch.from_numpy(n_in)[:, None]) & (
@@ -131,23 +156,24 @@ def collate(
     )
     labels = torch.where(is_target, input_ids[:, 1:], IGNORE)
     prefix = (
-        torch.from_numpy(n_in)
-        if arch == "noncausal_decoder"
-        else torch.zeros(len(examples), dtype=torch.long)
+        torch.from_numpy(n_in) if spec.bidirectional_prefix else torch.zeros(len(examples), dtype=torch.long)
     )
     return ModelBatch(input_ids, labels, attention_mask, prefix)
 
 
-def forward_logits(model: PreTrainedModel, arch: str, batch: ModelBatch) -> torch.Tensor:
-    """Logits aligned with ``batch.labels`` ([B, T_out, vocab]), with each architecture's exact mask."""
-    if arch == "encoder_decoder":
-        return model(
-            input_ids=batch.input_ids,
-            attention_mask=batch.attention_mask,
-            decoder_input_ids=batch.decoder_input_ids,
-            decoder_attention_mask=batch.decoder_attention_mask,
-            use_cache=False,
-        ).logits
+def forward_encoder_decoder(model: PreTrainedModel, batch: ModelBatch) -> torch.Tensor:
+    """The decoder's logits ([B, target_len, vocab]), already aligned with the labels."""
+    return model(
+        input_ids=batch.input_ids,
+        attention_mask=batch.attention_mask,
+        decoder_input_ids=batch.decoder_input_ids,
+        decoder_attention_mask=batch.decoder_attention_mask,
+        use_cache=False,
+    ).logits
+
+
+def forward_one_sequence(spec: ArchitectureSpec, model: PreTrainedModel, batch: ModelBatch) -> torch.Tensor:
+    """One stack under the prefix-LM (or packed-segment) mask; next-token logits lose their last position."""
     dtype = next(model.parameters()).dtype
     if batch.segment_ids is not None:  # packed rows: each example attends only within its segment
         assert batch.prefix_mask is not None and batch.position_ids is not None
@@ -158,7 +184,7 @@ def forward_logits(model: PreTrainedModel, arch: str, batch: ModelBatch) -> torc
         return out.logits[:, :-1]
     mask = prefix_lm_attention_mask(batch.prefix_lengths, batch.input_ids.shape[1], dtype)
     logits = model(input_ids=batch.input_ids, attention_mask=mask, use_cache=False).logits
-    return logits if arch == "encoder" else logits[:, :-1]
+    return logits if spec.aligned_labels else logits[:, :-1]
 
 
 def token_log_probs(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

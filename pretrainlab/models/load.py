@@ -11,16 +11,10 @@ import json
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, PreTrainedModel
+from transformers import PreTrainedModel
 
 from pretrainlab.errors import UserInputError
-
-MODEL_TYPES = {
-    "causal_decoder": "gemma2",
-    "noncausal_decoder": "gemma2",
-    "encoder": "gemma2",
-    "encoder_decoder": "t5gemma",
-}
+from pretrainlab.models.architectures import ARCHITECTURES
 
 
 def _config(model_dir: Path) -> dict:
@@ -44,9 +38,10 @@ def load_pretrained(model_dir: Path, arch: str, vocab_size: int | None = None) -
     """``Auto*.from_pretrained(model_dir)`` in float32 after checking architecture and vocabulary."""
     model_dir = Path(model_dir)
     config = _config(model_dir)
-    expected = MODEL_TYPES.get(arch)
-    if expected is None:
-        raise UserInputError(f"unknown architecture {arch!r}; valid: {', '.join(MODEL_TYPES)}")
+    spec = ARCHITECTURES.get(arch)
+    if spec is None:
+        raise UserInputError(f"unknown architecture {arch!r}; valid: {', '.join(ARCHITECTURES)}")
+    expected = spec.model_type
     if config.get("model_type") != expected:
         raise UserInputError(
             f"{model_dir}: holds a {config.get('model_type')!r} checkpoint, but {arch} needs {expected!r}"
@@ -54,9 +49,8 @@ def load_pretrained(model_dir: Path, arch: str, vocab_size: int | None = None) -
     found = _vocab_size(config)
     if vocab_size is not None and found is not None and found != vocab_size:
         raise UserInputError(f"{model_dir}: vocabulary of {found} tokens, but the tokenizer has {vocab_size}")
-    auto = AutoModelForSeq2SeqLM if arch == "encoder_decoder" else AutoModelForCausalLM
     try:
-        return auto.from_pretrained(model_dir, dtype=torch.float32, trust_remote_code=False)
+        return spec.auto_class.from_pretrained(model_dir, dtype=torch.float32, trust_remote_code=False)
     except Exception as error:  # safetensors, OSError, shape mismatches: all mean a damaged checkpoint
         raise UserInputError(
             f"{model_dir}: cannot load the checkpoint ({type(error).__name__}: {error})"

@@ -8,6 +8,8 @@ key k iff ``k <= q`` or ``k < prefix_length`` (see that module for stock-transfo
 
 from __future__ import annotations
 
-from pretrainlab.models.causal_decoder import MODEL_CLASS, config
+from dataclasses import replace
 
-__all__ = ["MODEL_CLASS", "config"]
+from pretrainlab.models import causal_decoder
+
+SPEC = replace(causal_decoder.SPEC, name="noncausal_decoder", short="ND", bidirectional_prefix=True)
