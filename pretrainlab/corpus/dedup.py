@@ -17,6 +17,7 @@ sequential ``keep`` that decides against the state kept so far.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -284,18 +285,19 @@ class NearDedup:
             for lo, hi in self.bands
         ]
         n = len(signatures)
-        # Against the documents kept in earlier batches: one set lookup per document and band.
+        # Set and dict operations over whole bands (C loops), Python loops only over collisions.
         keep = np.ones(n, dtype=bool)
+        shared = np.zeros(n, dtype=bool)  # shares a band key with another document of the batch
         for keys, table in zip(band_keys, self._tables, strict=True):
-            keep &= np.fromiter((key not in table for key in keys), dtype=bool, count=n)
+            last = dict(zip(keys, range(n), strict=True))  # key -> its last row in the batch
+            if len(last) < n:
+                last_row = np.fromiter(map(last.__getitem__, keys), dtype=np.int64, count=n)
+                earlier = last_row != np.arange(n)
+                shared[earlier] = True
+                shared[last_row[earlier]] = True
+            # Against the documents kept in earlier batches (rows that share a key are decided below).
+            keep[[last[key] for key in table.intersection(last)]] = False
         # Within the batch, only documents sharing a band key with another one need deciding in order.
-        shared = np.zeros(n, dtype=bool)
-        for keys in band_keys:
-            first: dict[bytes, int] = {}
-            for i, key in enumerate(keys):
-                j = first.setdefault(key, i)
-                if j != i:
-                    shared[i] = shared[j] = True
         for i in np.flatnonzero(shared & keep):
             if any(keys[i] in table for keys, table in zip(band_keys, self._tables, strict=True)):
                 keep[i] = False
@@ -303,9 +305,9 @@ class NearDedup:
                 for keys, table in zip(band_keys, self._tables, strict=True):
                     table.add(keys[i])
         # The rest share no key with any kept document: add them all.
-        rest = np.flatnonzero(keep & ~shared)
+        rest = (keep & ~shared).tolist()
         for keys, table in zip(band_keys, self._tables, strict=True):
-            table.update([keys[i] for i in rest])
+            table.update(itertools.compress(keys, rest))
         return keep
 
     def __call__(self, table: pa.Table) -> pa.Table:
