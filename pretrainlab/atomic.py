@@ -15,11 +15,14 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import math
 import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from pretrainlab.errors import NonFiniteResultError
 
 _TMP_PREFIX = ".tmp-"
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
@@ -134,11 +137,56 @@ def atomic_file(final: Path, mode: str = "w") -> Iterator[Any]:
         raise
 
 
+def non_finite_numbers(payload: Any, path: str = "") -> list[str]:
+    """Key paths (``held_out.ci95[0]``) of the NaN and infinite floats anywhere in ``payload``."""
+    if isinstance(payload, float):
+        return [] if math.isfinite(payload) else [f"{path or '<root>'} = {payload}"]
+    if isinstance(payload, dict):
+        return [
+            bad
+            for k, v in payload.items()
+            for bad in non_finite_numbers(v, f"{path}.{k}" if path else str(k))
+        ]
+    if isinstance(payload, (list, tuple)):
+        return [bad for i, v in enumerate(payload) for bad in non_finite_numbers(v, f"{path}[{i}]")]
+    return []
+
+
+def json_text(payload: Any, final: Path) -> str:
+    """``payload`` as indented, key-sorted JSON, the one format of every JSON file the project writes.
+
+    NaN and infinities are refused (JSON has no such numbers and a reader would take ``NaN`` for a
+    result): :class:`~pretrainlab.errors.NonFiniteResultError` names ``final`` and each key path.
+    """
+    if bad := non_finite_numbers(payload):
+        raise NonFiniteResultError(
+            f"{final}: not written: {', '.join(bad)} (JSON has no NaN or infinity: a diverged run or "
+            "an undefined metric); the previous version, if any, is intact"
+        )
+    return json.dumps(payload, indent=2, sort_keys=True, allow_nan=False) + "\n"
+
+
 def write_json(path: Path, payload: Any) -> None:
-    """Atomically write ``payload`` as indented, key-sorted JSON."""
+    """Atomically write ``payload`` with :func:`json_text` (checked before anything is touched)."""
+    text = json_text(payload, Path(path))
     with atomic_file(Path(path)) as handle:
-        json.dump(payload, handle, indent=2, sort_keys=True)
-        handle.write("\n")
+        handle.write(text)
+
+
+def remove(final: Path) -> None:
+    """Delete the output ``final`` (file or directory) and what dead writers left of it; a live
+    writer's temporaries stay. A directory is renamed aside first, so a kill mid-delete never leaves
+    a partial ``final`` that looks like the real one."""
+    final = Path(final)
+    remove_dead_temporaries(final)
+    if final.is_dir() and not final.is_symlink():
+        aside = final.parent / f"{_TMP_PREFIX}old-{final.name}.{os.getpid()}"
+        os.replace(final, aside)
+        _fsync_dir(final.parent)
+        shutil.rmtree(aside, ignore_errors=True)
+    elif final.exists() or final.is_symlink():
+        final.unlink()
+        _fsync_dir(final.parent)
 
 
 def remove_stale_temporaries(folder: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 USER_ERROR_EXIT_CODE = 2
+FAILED_STAGE_EXIT_CODE = 1
 
 
 class UserInputError(Exception):
@@ -13,3 +14,11 @@ class UserInputError(Exception):
     """
 
     exit_code = USER_ERROR_EXIT_CODE
+
+
+class NonFiniteResultError(UserInputError):
+    """A result that is NaN or infinite (a diverged run, an undefined metric), refused before it is
+    written. Not bad input, so exit code 1 (the stage failed), but reported the same way: one line
+    naming the file and the key path, no traceback, the previous version of the file intact."""
+
+    exit_code = FAILED_STAGE_EXIT_CODE

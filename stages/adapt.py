@@ -34,6 +34,7 @@ from pretrainlab.training.data import WindowSampler
 from pretrainlab.training.device import resolve_runtime
 from pretrainlab.training.loop import LoopConfig, Trainer
 from pretrainlab.training.plan import plan_cell
+from stages import check_environment
 
 
 class Params(Strict):
@@ -145,6 +146,7 @@ def warm_up_cross_attention(
 
 
 def main(study: Study, cell: str | None) -> None:
+    check_environment()  # before anything runs: a launcher's leftovers end here
     if cell not in study.adapt:
         raise UserInputError(
             f"adapt: no adaptation named {cell!r} (defined: {', '.join(study.adapt) or 'none'})"

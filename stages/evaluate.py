@@ -22,6 +22,7 @@ from pretrainlab.evaluation.suite import evaluate_model
 from pretrainlab.tokenization.load import load_tokenizer
 from pretrainlab.training.cell import read_card
 from pretrainlab.training.device import resolve_runtime
+from stages import check_environment
 
 
 class Params(Strict):
@@ -97,6 +98,7 @@ def study_keys(study: Study, cell: str | None) -> dict[str, str]:
 
 
 def main(study: Study, cell: str | None) -> None:
+    check_environment()  # before anything runs: a launcher's leftovers end here
     from pretrainlab.config.replicates import split_replicate
 
     kind = study.evaluate.models.get(str(cell))

@@ -17,6 +17,7 @@ from pretrainlab.finetuning.steps import finetune_batches, finetune_plan
 from pretrainlab.models.load import load_pretrained
 from pretrainlab.tokenization.load import load_tokenizer
 from pretrainlab.training.cell import CellOutputs, source_model, train_cell
+from stages import check_environment
 
 VAL_FRACTION = 0.05  # of the mixture, held back for the loss curve
 
@@ -124,6 +125,7 @@ def study_keys(study: Study, cell: str | None) -> dict[str, str]:
 
 
 def main(study: Study, cell: str | None) -> None:
+    check_environment()  # before anything runs: a launcher's leftovers end here
     if cell not in study.finetune:
         raise UserInputError(
             f"finetune: no finetuning named {cell!r} (defined: {', '.join(study.finetune) or 'none'})"

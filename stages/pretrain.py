@@ -18,6 +18,7 @@ from pretrainlab.training.cell import CellOutputs, train_cell
 from pretrainlab.training.data import WindowSampler
 from pretrainlab.training.device import attention_backend, resolve_runtime
 from pretrainlab.training.plan import plan_cell
+from stages import check_environment
 
 
 class Params(Strict):
@@ -107,6 +108,7 @@ def study_keys(study: Study, cell: str | None) -> dict[str, str]:
 
 
 def main(study: Study, cell: str | None) -> None:
+    check_environment()  # before anything runs: a launcher's leftovers end here
     from pretrainlab.errors import UserInputError
 
     base, seed = grid_cell(study, str(cell))

@@ -7,6 +7,7 @@ from pretrainlab.config.keys import read
 from pretrainlab.config.schema import Params as Study
 from pretrainlab.config.schema import Strict, TokenizerConfig
 from pretrainlab.tokenization.pipeline import tokenize
+from stages import check_environment
 
 
 class Params(Strict):
@@ -23,4 +24,5 @@ def study_keys(study: Study, cell: str | None = None) -> dict[str, str]:
 
 
 def main(study: Study, cell: str | None = None) -> None:
+    check_environment()  # before anything runs: a launcher's leftovers end here
     run(Params(**read(study, study_keys(study, cell))))

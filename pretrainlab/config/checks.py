@@ -73,10 +73,44 @@ def _replicates(params: Params) -> list[str]:
     ]
 
 
+def _evaluate_tasks(params: Params) -> list[str]:
+    """Task names are checked here, not minutes into the evaluate stage (synthworld's names: no torch)."""
+    from pretrainlab.corpus.synthworld import TASK_FAMILIES
+
+    tasks = params.evaluate.tasks
+    if tasks == "all":
+        return []
+    if not tasks:
+        return ["evaluate.tasks: empty; list task names or write `all`"]
+    unknown = [name for name in tasks if name not in TASK_FAMILIES]
+    if unknown:
+        return [
+            f"evaluate.tasks: unknown task(s) {', '.join(unknown)}; valid names: {', '.join(sorted(TASK_FAMILIES))}"
+        ]
+    return []
+
+
+def _inside_outputs(path: Path, base_dir: Path) -> Path | None:
+    """The pipeline output (``data/tokenizer``, ``data/tokens``, ``data/models``) ``path`` lies in, if any:
+    the tokenize stage cannot read what it writes itself, or what is trained from its output."""
+    from pretrainlab import paths
+
+    resolved = (base_dir / path).resolve()
+    for output in (paths.TOKENIZER, paths.TOKENS, paths.MODELS):
+        if resolved.is_relative_to((base_dir / output).resolve()):
+            return output
+    return None
+
+
 def _tokenizer(params: Params, base_dir: Path) -> list[str]:
     from pretrainlab.tokenization.specials import reserved_tokens
 
     tok = params.tokenizer
+    if tok.pretrained is not None and (output := _inside_outputs(Path(tok.pretrained), base_dir)):
+        return [
+            f"tokenizer.pretrained: {tok.pretrained!r} is inside {output}/, which the pipeline writes "
+            "(DVC deletes it before the tokenize stage runs); copy the tokenizer elsewhere and point there"
+        ]
     if tok.pretrained is not None and not (base_dir / tok.pretrained).is_dir():
         return [f"tokenizer.pretrained: directory {tok.pretrained!r} does not exist"]
     floor = len(reserved_tokens(tok.sentinels)) + 256  # the specials, then one symbol per byte
@@ -112,6 +146,7 @@ def cross_field_errors(params: Params, base_dir: Path = Path(".")) -> list[str]:
         _model_sizes(params)
         + _objective_options(params)
         + _evaluated_models(params)
+        + _evaluate_tasks(params)
         + lineage_errors(params)
         + _replicates(params)
         + _tokenizer(params, base_dir)

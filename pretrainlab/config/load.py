@@ -9,6 +9,7 @@ A bad file raises :class:`ParamsError` listing lines such as
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import yaml
@@ -47,13 +48,75 @@ def key_path(loc: tuple[str | int, ...]) -> str:
     return out or "<root>"
 
 
+class StrictYamlLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that reads ``6.4e5`` as a number, as YAML 1.2 and DVC do (PyYAML's YAML 1.1
+    wants ``6.4e+5`` and would hand the schema a string)."""
+
+
+StrictYamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def duplicate_keys(node: yaml.Node, path: str = "") -> list[str]:
+    """``"a.b: given twice (lines 3 and 7)"`` for each key repeated in one mapping, at any depth
+    (PyYAML silently keeps the last). A key may still override one that ``<<: *anchor`` brings in."""
+    found: list[str] = []
+    seen: set[int] = set()
+
+    def walk(node: yaml.Node, path: str) -> None:
+        if id(node) in seen:  # an alias: checked where its anchor is
+            return
+        seen.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                walk(item, f"{path}[{i}]")
+        elif isinstance(node, yaml.MappingNode):
+            first_line: dict[str, int] = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
+                    continue
+                key, line = key_node.value, key_node.start_mark.line + 1
+                where = f"{path}.{key}" if path else key
+                if key in first_line:
+                    found.append(f"{where}: given twice (lines {first_line[key]} and {line}); keep one")
+                first_line.setdefault(key, line)
+                walk(value_node, where)
+
+    walk(node, path)
+    return found
+
+
+def parse_yaml(text: str, source: Path) -> object:
+    """The one way the project reads a user's YAML: safe, no key given twice, YAML 1.2 exponents.
+    Raises :class:`UserInputError` naming ``source`` (and the key path and lines, or the line)."""
+    loader = StrictYamlLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if duplicates := duplicate_keys(node):
+            raise UserInputError(f"{source}: {'; '.join(duplicates)}")
+        return loader.construct_document(node)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise UserInputError(f"{source}: not valid YAML{where}: {problem}") from None
+    finally:
+        loader.dispose()
+
+
 def read_yaml(path: Path) -> dict:
     if not path.is_file():
         raise UserInputError(f"{path}: params file not found")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise UserInputError(f"{path}: not valid YAML: {error}") from error
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise UserInputError(f"{path}: not valid YAML: not UTF-8 text ({error.reason})") from None
+    raw = parse_yaml(text, path)
     if not isinstance(raw, dict):
         raise UserInputError(f"{path}: the top level must be a mapping of sections (seed, corpus, ...)")
     return raw

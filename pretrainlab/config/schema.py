@@ -7,9 +7,9 @@ study. Key names are part of the public contract (README: "What a study declares
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
 ARCHITECTURES = ("causal_decoder", "noncausal_decoder", "encoder_decoder", "encoder")
 OBJECTIVES = ("full_lm", "prefix_lm", "span_corruption", "mlm", "ul2")
@@ -20,20 +20,49 @@ ObjectiveName = Literal["full_lm", "prefix_lm", "span_corruption", "mlm", "ul2"]
 # Cell and model names become stage names (``pretrain@<name>``) and directory names, so they are
 # restricted to characters that are safe in both: no slashes, dots, spaces or leading dashes.
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
-PositiveInt = Annotated[int, Field(gt=0)]
+
+
+def _whole_number(value: object) -> object:
+    """``1.6e4`` written for a count is the integer 16000; ``1.5``, ``true`` and ``"8"`` stay errors."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def integer(**bounds: int) -> Any:
+    """The type of every integer of the study, with its ``bounds`` (``ge``, ``gt``, ``le``): strict
+    (``true`` is not 1, ``"8"`` not 8), but a whole float (``1.6e4``) is the integer it spells."""
+    return Annotated[int, Field(**bounds), BeforeValidator(_whole_number)]
+
+
+PositiveInt = integer(gt=0)
+Seed = integer(ge=0, le=2**32 - 1)  # what numpy's and torch's generators take
 Fraction = Annotated[float, Field(gt=0.0, lt=1.0)]
+
+# Upper bounds on sizes: far above any study that fits a machine, low enough that ``validate`` (which
+# plans every cell) stays a matter of seconds instead of hanging on a typo such as ``seq_len: 1e9``.
+MAX_VOCAB = 1 << 20
+MAX_SEQ_LEN = 1 << 16
+MAX_WIDTH = 1 << 16  # d_model
+MAX_FF = 1 << 18  # d_ff
+MAX_DEPTH = 1024  # layers, heads
+MAX_TOKENS = 1 << 34  # batch_tokens, eval_tokens, val_tokens
+MAX_COUNT = 10**9  # documents, examples, items
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Every section: unknown keys rejected; strict types (no ``true`` for 1, no ``"8"`` for 8); no
+    ``.inf``/``.nan`` in any float (a budget, a learning rate or a weight of ``.inf`` breaks later)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 # ---------------------------------------------------------------------------------------- corpus
 class SynthworldSource(Strict):
     kind: Literal["synthworld"]
-    documents: PositiveInt = 20000
-    entities: Annotated[int, Field(ge=20)] = 2000
-    seed: int = 0
+    documents: integer(gt=0, le=MAX_COUNT) = 20000
+    entities: integer(ge=20, le=MAX_COUNT) = 2000
+    seed: Seed = 0
 
 
 class FilesSource(Strict):
@@ -49,7 +78,7 @@ class HFSource(Strict):
     split: str = "train"
     data_files: str | list[str] | None = None
     text_field: str = "text"
-    max_documents: PositiveInt | None = None
+    max_documents: integer(gt=0, le=MAX_COUNT) | None = None
     streaming: bool = False
 
 
@@ -58,12 +87,12 @@ Source = Annotated[SynthworldSource | FilesSource | HFSource, Field(discriminato
 
 class MinHashFilter(Strict):
     threshold: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8
-    num_perm: Annotated[int, Field(ge=16, le=1024)] = 128
-    shingle_words: Annotated[int, Field(ge=1, le=32)] = 5
+    num_perm: integer(ge=16, le=1024) = 128
+    shingle_words: integer(ge=1, le=32) = 5
 
 
 class CorpusFilters(Strict):
-    min_chars: Annotated[int, Field(ge=0)] = 32
+    min_chars: integer(ge=0) = 32
     max_chars: PositiveInt = 20000
     exact_dedup: bool = True
     minhash: MinHashFilter | None = MinHashFilter()
@@ -85,9 +114,9 @@ class CorpusConfig(Strict):
 class TokenizerConfig(Strict):
     """Either train a byte-level BPE (``vocab_size``) or reuse a directory (``pretrained``)."""
 
-    vocab_size: Annotated[int, Field(ge=300, le=2**32 - 1)] | None = None
-    sentinels: Annotated[int, Field(ge=0, le=1000)] = 100
-    min_frequency: Annotated[int, Field(ge=1)] = 2
+    vocab_size: integer(ge=300, le=MAX_VOCAB) | None = None
+    sentinels: integer(ge=0, le=1000) = 100
+    min_frequency: integer(ge=1) = 2
     pretrained: str | None = None
 
     @model_validator(mode="after")
@@ -99,11 +128,11 @@ class TokenizerConfig(Strict):
 
 # ---------------------------------------------------------------------------------------- models
 class ModelSize(Strict):
-    d_model: PositiveInt
-    n_layers: PositiveInt
-    n_heads: PositiveInt
-    d_ff: PositiveInt
-    n_kv_heads: PositiveInt | None = None
+    d_model: integer(gt=0, le=MAX_WIDTH)
+    n_layers: integer(gt=0, le=MAX_DEPTH)
+    n_heads: integer(gt=0, le=MAX_DEPTH)
+    d_ff: integer(gt=0, le=MAX_FF)
+    n_kv_heads: integer(gt=0, le=MAX_DEPTH) | None = None
     dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
 
     @model_validator(mode="after")
@@ -209,7 +238,7 @@ class Budget(Strict):
 class OptimizerConfig(Strict):
     lr: Annotated[float, Field(gt=0.0, le=1.0)] = 3.0e-3
     weight_decay: Annotated[float, Field(ge=0.0)] = 0.1
-    warmup_steps: Annotated[int, Field(ge=0)] = 50
+    warmup_steps: integer(ge=0) = 50
     # inverse_sqrt (T5X rsqrt_decay: constant for warmup_steps, then 1/sqrt(step)) and constant keep a
     # curve's intermediate points comparable with shorter runs; cosine/linear anneal only at the end.
     schedule: Literal["inverse_sqrt", "constant", "cosine", "linear"] = "cosine"
@@ -232,9 +261,9 @@ class PretrainCell(Strict):
 
 
 class PretrainConfig(Strict):
-    seq_len: Annotated[int, Field(ge=8, le=1 << 20)]
-    batch_tokens: PositiveInt
-    eval_tokens: PositiveInt
+    seq_len: integer(ge=8, le=MAX_SEQ_LEN)
+    batch_tokens: integer(gt=0, le=MAX_TOKENS)
+    eval_tokens: integer(gt=0, le=MAX_TOKENS)
     optimizer: OptimizerConfig
     cells: Annotated[dict[Name, PretrainCell], Field(min_length=1)]
 
@@ -278,7 +307,7 @@ class AdaptCell(Strict):
     # its own, never pretrain.optimizer: every step (lr warm-up included) is adaptation compute
     optimizer: OptimizerConfig = OptimizerConfig(lr=1.0e-3, warmup_steps=10, schedule="constant")
     cross_attention: Literal["copy", "random"] = "copy"
-    warmup_steps: Annotated[int, Field(ge=0)] = 0
+    warmup_steps: integer(ge=0) = 0
     sources: Annotated[list[Source], Field(min_length=1)] | None = None
 
     def objective_options(self) -> Strict:
@@ -292,8 +321,8 @@ class FinetuneCell(Strict):
 
     from_: ModelRef = Field(alias="from")
     budget: Budget
-    examples_per_task: Annotated[int, Field(ge=1)] = 500
-    cap: Annotated[int, Field(ge=1)] = 300
+    examples_per_task: integer(ge=1, le=MAX_COUNT) = 500
+    cap: integer(ge=1, le=MAX_COUNT) = 300
     packing: bool = True
     dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.1
     optimizer: OptimizerConfig = OptimizerConfig(lr=1.0e-3, warmup_steps=10, schedule="constant")
@@ -311,10 +340,10 @@ class LmEvalConfig(Strict):
 class EvaluateConfig(Strict):
     models: dict[Name, Literal["pretrain", "adapt", "finetune"]]
     tasks: list[str] | Literal["all"]
-    items_per_task: Annotated[int, Field(ge=10, le=100000)]
-    bootstrap_samples: Annotated[int, Field(ge=100, le=100000)]
-    val_tokens: PositiveInt
-    seed: int
+    items_per_task: integer(ge=10, le=100000)
+    bootstrap_samples: integer(ge=100, le=100000)
+    val_tokens: integer(gt=0, le=MAX_TOKENS)
+    seed: Seed
     lm_eval: LmEvalConfig | None  # null: off; a required key because dvc.yaml lists it
 
 
@@ -325,7 +354,7 @@ class ReportConfig(Strict):
 class StudyConfig(Strict):
     """``seeds``: replicate every pretrain cell under each of these seeds (the cell itself uses ``seed``)."""
 
-    seeds: list[int] = Field(default_factory=list)
+    seeds: list[Seed] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique(self) -> StudyConfig:
@@ -345,7 +374,7 @@ class ResourcesConfig(Strict):
     compile: bool = False
     log_interval: PositiveInt = 10
     checkpoint_interval: PositiveInt = 100
-    num_threads: Annotated[int, Field(ge=0)] = 0
+    num_threads: integer(ge=0) = 0
 
 
 class OrchestrationConfig(Strict):
@@ -357,7 +386,7 @@ class Params(Strict):
     """The study. Keys that dvc.yaml names one by one are required (DVC needs them in the file);
     operational sections may be left out."""
 
-    seed: int
+    seed: Seed
     study: StudyConfig
     corpus: CorpusConfig
     tokenizer: TokenizerConfig

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +40,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pretrainlab.atomic import atomic_file
+from pretrainlab.atomic import atomic_file, json_text
 from pretrainlab.config.replicates import split_replicate
 from pretrainlab.errors import UserInputError
 
@@ -127,8 +126,9 @@ def publish_evaluation(metrics_json: Path, metrics: Mapping, table: pa.Table) ->
     the previous pair as it was, and metrics present mean their per-item results are from the same run.
     """
     metrics_json = Path(metrics_json)
+    text = json_text(dict(metrics), metrics_json)  # NaN refused before either file is touched
     with atomic_file(metrics_json) as handle:
-        handle.write(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+        handle.write(text)
         write_item_table(items_file(metrics_json), table)
 
 

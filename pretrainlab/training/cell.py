@@ -7,10 +7,12 @@ Under torchrun (``resources.nproc_per_node > 1``, see :mod:`pretrainlab.training
 runs this function on its share of each batch; only rank 0 writes outputs and checkpoints.
 
 Publishing order, so that a kill at any moment never leaves a cell that looks finished: an earlier
-run's outputs are removed before training; then the model directory, then the loss curve, and the
-metrics file last (each an atomic rename) — metrics present means the other two are from the same
-finished run. Checkpoints are removed only after all three are published, so a kill while publishing
-resumes from the last checkpoint and publishes the same bytes again.
+run's outputs stay in place while this one trains (a run that fails, or is killed, before publishing
+leaves them as they were); once training is done, the earlier metrics file (the finished-marker) is
+removed first, then the model directory, the loss curve and the metrics file last are each replaced
+by an atomic rename — metrics present means the other two are from the same finished run.
+Checkpoints are removed only after all three are published, so a kill while publishing resumes from
+the last checkpoint and publishes the same bytes again.
 """
 
 from __future__ import annotations
@@ -27,9 +29,8 @@ from typing import Any
 import torch
 from transformers import PreTrainedModel
 
-from pretrainlab import paths
-from pretrainlab.atomic import _TMP_PREFIX as TMP_PREFIX
-from pretrainlab.atomic import atomic_dir, atomic_file, write_json
+from pretrainlab import atomic, paths
+from pretrainlab.atomic import atomic_dir, atomic_file, json_text
 from pretrainlab.config.schema import OptimizerConfig, ResourcesConfig
 from pretrainlab.errors import UserInputError
 from pretrainlab.models.layout import ModelBatch
@@ -137,8 +138,6 @@ def train_cell(
         runtime.precision,
         f" x {world.world_size} ranks ({world.parallelism})" if world.distributed else "",
     )
-    if world.is_main:
-        remove_outputs(outputs)
     if world.distributed:
         if not hasattr(train_batch, "shard"):
             raise TypeError(f"{type(train_batch).__name__} has no shard(rank, world_size): cannot split it")
@@ -158,26 +157,16 @@ def train_cell(
         else None
     )
     if world.is_main:
+        metrics_text = json_text(metrics, outputs.metrics)  # a NaN loss: refused, nothing replaced
+        atomic.remove(outputs.metrics)  # the earlier run's finished-marker goes first
         card = {**card, "fingerprint": fingerprint}
         save_model(distributed.unwrap(trainer.model), outputs.model_dir, tokenizer_dir, card, full_state)
         write_curve(outputs.plots, result.history)
-        write_json(outputs.metrics, metrics)  # last: its presence marks a finished cell
+        with atomic_file(outputs.metrics) as handle:  # last: its presence marks a finished cell
+            handle.write(metrics_text)
         checkpointer.clear()
     distributed.barrier(world)
     return metrics
-
-
-def remove_outputs(outputs: CellOutputs) -> None:
-    """Delete an earlier run's outputs, the finished-marker (metrics) first, and the temporaries a
-    killed run left next to them (``.tmp-<name>.<pid>``; other cells' temporaries are not touched)."""
-    for path in (outputs.metrics, outputs.plots, outputs.model_dir):
-        path = Path(path)
-        leftovers = [p for p in path.parent.glob(f"{TMP_PREFIX}{path.name}.*") if p.suffix[1:].isdigit()]
-        for item in [path, *leftovers]:
-            if item.is_dir():
-                shutil.rmtree(item, ignore_errors=True)
-            else:
-                item.unlink(missing_ok=True)
 
 
 def _result_metrics(result: LoopResult) -> dict[str, float | None]:
@@ -209,7 +198,7 @@ def save_model(
         for item in Path(tokenizer_dir).iterdir():
             if item.is_file():
                 shutil.copy2(item, tmp / item.name)
-        (tmp / MODEL_CARD).write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
+        (tmp / MODEL_CARD).write_text(json_text(card, out_dir / MODEL_CARD))
 
 
 def read_card(model_dir: Path) -> dict[str, Any]:
