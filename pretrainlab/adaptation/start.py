@@ -18,6 +18,7 @@ from transformers import PreTrainedModel
 
 from pretrainlab.adaptation.decoder_to_encoder_decoder import encoder_decoder_from_decoder
 from pretrainlab.adaptation.switch import same_weights
+from pretrainlab.models.architectures import architecture
 from pretrainlab.models.load import load_pretrained
 
 
@@ -26,8 +27,9 @@ def initial_model(
 ) -> PreTrainedModel:
     """Load ``source_dir`` (checked against ``source_arch`` and the vocabulary) ready for ``target_arch``."""
     source = load_pretrained(Path(source_dir), source_arch, vocab_size)
-    if target_arch == "encoder_decoder" and source_arch != "encoder_decoder":
+    source_spec, target_spec = architecture(source_arch), architecture(target_arch)
+    if target_spec.initialises_from_weights_of(source_spec):
         return encoder_decoder_from_decoder(source, cross_attention=cross_attention, seed=seed)
-    if source_arch == "encoder_decoder":
+    if source_spec.is_encoder_decoder:
         return source
     return same_weights(source, target_arch)

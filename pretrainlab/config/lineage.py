@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pretrainlab.config.schema import ModelSize, Params
-
-DECODER_FAMILY = ("causal_decoder", "noncausal_decoder", "encoder")
+from pretrainlab.models.architectures import architecture
 
 
 @dataclass(frozen=True)
@@ -61,9 +60,8 @@ def model_size(params: Params, ref: str) -> ModelSize:
 
 
 def arch_change_error(source_arch: str, target_arch: str) -> str | None:
-    if source_arch == target_arch:
-        return None
-    if source_arch in DECODER_FAMILY and target_arch in (*DECODER_FAMILY, "encoder_decoder"):
+    source, target = architecture(source_arch), architecture(target_arch)
+    if target.shares_weights_with(source) or target.initialises_from_weights_of(source):
         return None
     return f"cannot adapt an {source_arch} model into {target_arch} (an encoder-decoder stays one)"
 
@@ -95,8 +93,8 @@ def lineage_errors(params: Params) -> list[str]:
                 source = graph[cell.from_]
                 if (problem := arch_change_error(source.arch, cell.arch)) is not None:
                     errors.append(f"adapt.{name}.arch: {problem}")
-                into_ed = source.arch in DECODER_FAMILY and cell.arch == "encoder_decoder"
-                if not into_ed and (cell.cross_attention != "copy" or cell.warmup_steps):
+                converted = architecture(cell.arch).initialises_from_weights_of(architecture(source.arch))
+                if not converted and (cell.cross_attention != "copy" or cell.warmup_steps):
                     errors.append(
                         f"adapt.{name}.cross_attention: only a decoder -> encoder_decoder adaptation "
                         "initialises cross-attention"

@@ -37,11 +37,11 @@ from pretrainlab.corpus.synthworld import (
     generate_task_items,
 )
 from pretrainlab.evaluation.rank_classification import PromptFormat, encode_items
+from pretrainlab.models.architectures import ARCHITECTURES, architecture
 from pretrainlab.objectives.example import Example
 from pretrainlab.tokenization.specials import SpecialTokens
 
 WORLD_KEYS = ("entities", "documents", "seed")
-MTF_ARCHS = ("causal_decoder", "noncausal_decoder", "encoder_decoder")
 
 
 def training_tasks() -> tuple[str, ...]:
@@ -139,8 +139,9 @@ def mtf_examples(
     Decoders get ``len(inputs) + len(targets) <= seq_len``; the encoder-decoder bounds each side by
     ``seq_len``. ``tokenizer`` is a transformers tokenizer (called as in rank classification).
     """
-    if arch not in MTF_ARCHS:
-        raise ValueError(f"MTF needs an architecture that predicts targets: one of {MTF_ARCHS}, got {arch!r}")
+    if not architecture(arch).predicts_targets:
+        valid = tuple(name for name, spec in ARCHITECTURES.items() if spec.predicts_targets)
+        raise ValueError(f"MTF needs an architecture that predicts targets: one of {valid}, got {arch!r}")
     fmt = PromptFormat.for_model(objective, adapted, specials)
     eos = np.asarray([specials.eos], dtype=np.int64)
     out = []

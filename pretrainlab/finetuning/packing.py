@@ -29,11 +29,10 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from pretrainlab.models.architectures import ARCHITECTURES, architecture
 from pretrainlab.models.layout import ModelBatch
 from pretrainlab.objectives.example import IGNORE, Example
 from pretrainlab.tokenization.specials import SpecialTokens
-
-PACKABLE_ARCHS = ("causal_decoder", "noncausal_decoder")
 
 
 def pack(lengths: Sequence[int], seq_len: int) -> list[list[int]]:
@@ -71,8 +70,10 @@ def collate_packed(
     rows: Sequence[Sequence[Example]], arch: str, specials: SpecialTokens, seq_len: int
 ) -> ModelBatch:
     """Lay each row's examples end to end (see the module docstring) and pad to ``seq_len``."""
-    if arch not in PACKABLE_ARCHS:
-        raise ValueError(f"packing supports {PACKABLE_ARCHS}, not {arch!r}")
+    spec = architecture(arch)
+    if not spec.packable:
+        packable = tuple(name for name, s in ARCHITECTURES.items() if s.packable)
+        raise ValueError(f"packing supports {packable}, not {arch!r}")
     shape = (len(rows), seq_len)
     ids = np.full(shape, specials.pad, dtype=np.int64)
     segments = np.zeros(shape, dtype=np.int64)
@@ -93,7 +94,7 @@ def collate_packed(
             segments[r, start : start + n] = s
             positions[r, start : start + n] = np.arange(n)
             is_target[r, start + n_in : start + n] = True
-            if arch == "noncausal_decoder":
+            if spec.bidirectional_prefix:
                 prefix[r, start : start + n_in] = True
             start += n
     labels = np.where(is_target[:, 1:], ids[:, 1:], IGNORE)  # a target's predecessor is in its segment
@@ -117,9 +118,11 @@ def padding_fraction(examples: Sequence[Example], arch: str, seq_len: int, *, pa
     n_in = np.fromiter((len(e.inputs) for e in examples), dtype=np.int64)
     n_tgt = np.fromiter((len(e.targets) for e in examples), dtype=np.int64)
     real = int(n_in.sum() + n_tgt.sum())
-    if arch == "encoder_decoder":
-        if packed:
-            raise ValueError("the encoder-decoder is not packed")
-        return 1.0 - real / (len(examples) * (seq_len + int(n_tgt.max())))
+    spec = architecture(arch)
+    if packed and not spec.packable:
+        raise ValueError(f"the {arch} architecture is not packed")
+    if not packed:
+        target_len = int(n_tgt.max())
+        return 1.0 - real / (len(examples) * (spec.input_len(seq_len, target_len) + target_len))
     rows = len(pack((n_in + n_tgt).tolist(), seq_len)) if packed else len(examples)
     return 1.0 - real / (rows * seq_len)

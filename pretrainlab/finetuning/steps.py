@@ -14,14 +14,13 @@ import numpy as np
 from pretrainlab.config.schema import FinetuneCell, ModelSize
 from pretrainlab.finetuning.batches import MixtureBatches
 from pretrainlab.finetuning.packing import collate_packed, pack_examples
+from pretrainlab.models.architectures import architecture
 from pretrainlab.models.build import count_parameters
 from pretrainlab.models.flops import flops_per_step
 from pretrainlab.models.layout import ModelBatch, collate
 from pretrainlab.objectives.example import Example
 from pretrainlab.tokenization.specials import SpecialTokens
 from pretrainlab.training.plan import CellPlan
-
-PACKABLE = ("causal_decoder", "noncausal_decoder")
 
 
 @dataclass
@@ -44,7 +43,7 @@ class FinetuneBatches:
         items = self.rows(step, self.rank, self.world_size)
         if self.packed:
             return collate_packed(items, self.arch, self.specials, self.seq_len)
-        input_len = self.seq_len if self.arch == "encoder_decoder" else self.seq_len - self.target_len
+        input_len = architecture(self.arch).input_len(self.seq_len, self.target_len)
         return collate(items, self.arch, self.specials, input_len, self.target_len)
 
 
@@ -58,7 +57,7 @@ def finetune_batches(
     batch_size: int,
     seed: int,
 ) -> FinetuneBatches:
-    packed = cell.packing and arch in PACKABLE
+    packed = cell.packing and architecture(arch).packable
     rows: Sequence = pack_examples(examples, seq_len) if packed else examples
     target_len = max(len(e.targets) for e in examples)
     return FinetuneBatches(
@@ -79,10 +78,8 @@ def finetune_plan(
     n_in = float(np.mean([len(e.inputs) for e in examples]))
     n_tgt = float(np.mean([len(e.targets) for e in examples]))
     per_row = len(examples) / len(batches.rows.examples)  # examples per row (1 unless packed)
-    if arch == "encoder_decoder":
-        mean_in, mean_tgt = n_in * per_row, n_tgt * per_row
-    else:
-        mean_in, mean_tgt = (n_in + n_tgt) * per_row, 0.0
+    spec = architecture(arch)
+    mean_in, mean_tgt = (side * per_row for side in spec.side_lengths(n_in, n_tgt))
     tokens_per_step = batch_size * (mean_in + mean_tgt)
     step_flops = flops_per_step(arch, size, specials.vocab_size, batch_size, mean_in, mean_tgt)
     total, non_embedding = count_parameters(arch, size, specials.vocab_size)
@@ -92,7 +89,7 @@ def finetune_plan(
         if budget.tokens is not None
         else int(budget.flops // step_flops)
     )
-    padded = batch_size * (batches.seq_len + (batches.target_len if arch == "encoder_decoder" else 0))
+    padded = batch_size * (spec.input_len(batches.seq_len, batches.target_len) + batches.target_len)
     return CellPlan(
         arch=arch,
         objective="mtf",

@@ -36,6 +36,8 @@ from typing import Any
 import numpy as np
 
 from pretrainlab.config.schema import MLMOptions, PrefixLMOptions, SpanCorruptionOptions, Strict, UL2Options
+from pretrainlab.models.architecture import ArchitectureSpec
+from pretrainlab.models.architectures import ARCHITECTURES, architecture
 from pretrainlab.objectives import full_lm, mlm, prefix_lm, span_corruption, ul2
 from pretrainlab.objectives.example import Example
 from pretrainlab.tokenization.specials import SpecialTokens
@@ -50,7 +52,7 @@ class ObjectiveSpec:
     name: str
     fn: ObjectiveFn
     options_type: type[Strict]
-    valid_architectures: frozenset[str]
+    runs_on: Callable[[ArchitectureSpec], bool]  # which architectures it trains
     _raw_length: Callable[[int, Any], int]
     _lengths: Callable[[int, Any], tuple[int, int, int]]
     _check: Callable[[int, Any, SpecialTokens], list[str]]
@@ -62,14 +64,16 @@ class ObjectiveSpec:
             self._require(arch)
         return self._raw_length(seq_len, options)
 
+    @property
+    def valid_architectures(self) -> frozenset[str]:
+        """The registered architectures this objective trains."""
+        return frozenset(name for name, spec in ARCHITECTURES.items() if self.runs_on(spec))
+
     def padded_lengths(self, seq_len: int, options: Any, arch: str) -> tuple[int, int]:
         """Static (input_len, target_len) for ``collate``: ED pads each side to its maximum; decoders and the
         encoder pad ``inputs ⊕ targets`` to ``input_len + target_len`` (the longest example)."""
         self._require(arch)
-        max_inputs, max_targets, max_total = self._lengths(seq_len, options)
-        if arch == "encoder_decoder":
-            return max_inputs, max_targets
-        return max_total - max_targets, max_targets
+        return architecture(arch).padded_lengths(*self._lengths(seq_len, options))
 
     def check(self, seq_len: int, options: Any, specials: SpecialTokens) -> list[str]:
         """Human-readable reasons this objective cannot run at ``seq_len`` with ``options`` (empty if fine)."""
@@ -112,13 +116,25 @@ def _no_errors(seq_len: int, options: Any, specials: SpecialTokens) -> list[str]
     return [] if seq_len >= 2 else [f"seq_len must be at least 2, got {seq_len}"]
 
 
-_SEQ_ARCHS = frozenset({"causal_decoder", "noncausal_decoder", "encoder_decoder"})
+def _causal(spec: ArchitectureSpec) -> bool:
+    """Next-token prediction with causal attention everywhere (full_lm has no prefix)."""
+    return spec.is_decoder and not spec.bidirectional_prefix
+
+
+def _predicts_targets(spec: ArchitectureSpec) -> bool:
+    return spec.predicts_targets
+
+
+def _aligned_labels(spec: ArchitectureSpec) -> bool:
+    return spec.aligned_labels
+
+
 register(
     ObjectiveSpec(
         "full_lm",
         full_lm.full_lm,
         Strict,
-        frozenset({"causal_decoder"}),
+        _causal,
         full_lm.raw_length,
         full_lm.lengths,
         _no_errors,
@@ -129,7 +145,7 @@ register(
         "prefix_lm",
         prefix_lm.prefix_lm,
         PrefixLMOptions,
-        _SEQ_ARCHS,
+        _predicts_targets,
         prefix_lm.raw_length,
         prefix_lm.lengths,
         prefix_lm.check,
@@ -140,13 +156,11 @@ register(
         "span_corruption",
         span_corruption.span_corruption,
         SpanCorruptionOptions,
-        _SEQ_ARCHS,
+        _predicts_targets,
         span_corruption.raw_length,
         span_corruption.lengths,
         span_corruption.check,
     )
 )
-register(
-    ObjectiveSpec("mlm", mlm.mlm, MLMOptions, frozenset({"encoder"}), mlm.raw_length, mlm.lengths, mlm.check)
-)
-register(ObjectiveSpec("ul2", ul2.ul2, UL2Options, _SEQ_ARCHS, ul2.raw_length, ul2.lengths, ul2.check))
+register(ObjectiveSpec("mlm", mlm.mlm, MLMOptions, _aligned_labels, mlm.raw_length, mlm.lengths, mlm.check))
+register(ObjectiveSpec("ul2", ul2.ul2, UL2Options, _predicts_targets, ul2.raw_length, ul2.lengths, ul2.check))

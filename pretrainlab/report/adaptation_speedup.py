@@ -40,13 +40,13 @@ from pathlib import Path
 import numpy as np
 
 from pretrainlab.errors import UserInputError
+from pretrainlab.models.architectures import architecture
 from pretrainlab.report.markdown import markdown_table
 from pretrainlab.report.model_labels import StudyModel, config_label
 
 # Wang et al. 2022: LM-A (ND:MLM → CD:FLM) matches CD:FLM with 1.6× less compute; NC-A (CD:FLM → ND:MLM)
 # is 3.3× cheaper than ND:MLM from scratch.
 PAPER_SPEEDUPS = {"LM-A": ("ND:MLM → CD:FLM", 1.6), "NC-A": ("CD:FLM → ND:MLM", 3.3)}
-DECODERS = ("causal_decoder", "noncausal_decoder")
 # Learning-rate schedules under which a curve's intermediate points stand for shorter runs.
 COMPARABLE_SCHEDULES = ("inverse_sqrt", "constant")
 
@@ -93,7 +93,7 @@ def adaptation_kind(source: StudyModel, target: StudyModel) -> str:
         for kind, (paper_step, _) in PAPER_SPEEDUPS.items():
             if step == paper_step:
                 return kind
-    if source.arch in DECODERS and target.arch == "encoder_decoder":
+    if architecture(source.arch).is_decoder and architecture(target.arch).is_encoder_decoder:
         return f"decoder → ED ({step})"
     return step
 

@@ -9,8 +9,14 @@ import math
 from collections.abc import Mapping
 
 from pretrainlab.evaluation.paired import decide
+from pretrainlab.models.architectures import ARCHITECTURES
 from pretrainlab.report.comparisons import StudyComparisons
 from pretrainlab.report.significance import AboveRandom, describe
+
+
+def _encoder_decoder(arch: object) -> bool:
+    spec = ARCHITECTURES.get(arch) if isinstance(arch, str) else None
+    return spec is not None and spec.is_encoder_decoder
 
 
 def _names(names: list[str]) -> str:
@@ -71,7 +77,7 @@ def findings(
         )
     losses = {n: m["val_loss"] for n, m in evaluated.items() if isinstance(m.get("val_loss"), (int, float))}
     decoders = {
-        n: v for n, v in losses.items() if evaluated[n].get("arch") != "encoder_decoder" and math.isfinite(v)
+        n: v for n, v in losses.items() if not _encoder_decoder(evaluated[n].get("arch")) and math.isfinite(v)
     }
     if decoders:
         best = min(decoders, key=decoders.get)

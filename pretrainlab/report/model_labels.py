@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pretrainlab.errors import UserInputError
+from pretrainlab.models.architectures import ARCHITECTURES
 
-ARCH_SHORT = {"causal_decoder": "CD", "noncausal_decoder": "ND", "encoder_decoder": "ED", "encoder": "E"}
+ARCH_SHORT = {name: spec.short for name, spec in ARCHITECTURES.items()}
 OBJECTIVE_SHORT = {
     "full_lm": "FLM",
     "prefix_lm": "PLM",
@@ -25,7 +26,8 @@ OBJECTIVE_SHORT = {
 
 def config_label(arch: str, objective: str) -> str:
     """``config_label("noncausal_decoder", "span_corruption") == "ND:MLM"``."""
-    return f"{ARCH_SHORT.get(arch, arch)}:{OBJECTIVE_SHORT.get(objective, objective)}"
+    spec = ARCHITECTURES.get(arch)
+    return f"{spec.short if spec else arch}:{OBJECTIVE_SHORT.get(objective, objective)}"
 
 
 @dataclass(frozen=True)

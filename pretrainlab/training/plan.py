@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pretrainlab.config.schema import AdaptCell, ModelSize, OptimizerConfig, Params, PretrainCell, Strict
+from pretrainlab.models.architectures import architecture
 from pretrainlab.objectives.registry import ObjectiveSpec
 from pretrainlab.tokenization.specials import SpecialTokens
 
@@ -171,9 +172,7 @@ def mean_example_lengths(
     examples = objective.fn(tokens, np.random.default_rng(0), options, specials)
     inputs = float(np.mean([len(e.inputs) for e in examples]))
     targets = float(np.mean([len(e.targets) for e in examples]))
-    if arch == "encoder_decoder":
-        return inputs, targets
-    return inputs + targets, 0.0
+    return architecture(arch).side_lengths(inputs, targets)
 
 
 def specials_for_validation(params: Params, base_dir: Path) -> SpecialTokens | None:
