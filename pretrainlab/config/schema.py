@@ -42,7 +42,7 @@ Fraction = Annotated[float, Field(gt=0.0, lt=1.0)]
 # Upper bounds on sizes: far above any study that fits a machine, low enough that ``validate`` (which
 # plans every cell) stays a matter of seconds instead of hanging on a typo such as ``seq_len: 1e9``.
 MAX_VOCAB = 1 << 20
-MAX_SEQ_LEN = 1 << 16
+MAX_SEQ_LEN = 1 << 15  # validate samples examples this long for each cell: ~10 s for the smoke grid
 MAX_WIDTH = 1 << 16  # d_model
 MAX_FF = 1 << 18  # d_ff
 MAX_DEPTH = 1024  # layers, heads
