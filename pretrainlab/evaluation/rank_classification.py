@@ -54,9 +54,8 @@ from pretrainlab.evaluation.batched_scoring import score_shared_prompts
 from pretrainlab.models.architectures import architecture
 from pretrainlab.models.layout import collate, forward_logits, token_log_probs
 from pretrainlab.objectives.example import IGNORE, Example
+from pretrainlab.objectives.registry import OBJECTIVES, plain_prompt
 from pretrainlab.tokenization.specials import SpecialTokens
-
-UL2_EVAL_MODE = "S2S"
 
 # A scorer takes examples and, per example, how many leading target tokens not to score; it returns
 # the summed log-prob of the remaining target tokens, one float per example.
@@ -97,14 +96,8 @@ class PromptFormat:
         """The format for a model pretrained with ``objective`` (see the module docstring)."""
         if adapted:
             return cls()
-        if objective == "span_corruption":
-            s0 = specials.sentinels[0]
-            return cls(input_suffix=(s0, specials.eos), target_prefix=(s0,))
-        if objective == "ul2":
-            return cls(prefix=(specials.modes[UL2_EVAL_MODE],), input_suffix=(specials.eos,))
-        if objective == "mlm":
-            return cls(mask_fill=specials.mask)
-        return cls()
+        spec = OBJECTIVES.get(objective)
+        return cls(**(spec.prompt_layout if spec else plain_prompt)(specials))
 
     @property
     def skipped_targets(self) -> int:

@@ -43,6 +43,30 @@ from pretrainlab.objectives.example import Example
 from pretrainlab.tokenization.specials import SpecialTokens
 
 ObjectiveFn = Callable[[np.ndarray, np.random.Generator, Any, SpecialTokens], list[Example]]
+# How a model this objective trained reads a prompt: PromptFormat fields (rank_classification.PromptFormat).
+PromptLayout = Callable[[SpecialTokens], dict[str, Any]]
+UL2_EVAL_MODE = "S2S"  # UL2's S-denoiser (prefix LM): "continue this prompt"
+
+
+def plain_prompt(specials: SpecialTokens) -> dict[str, Any]:
+    """``prompt`` -> ``choice``."""
+    return {}
+
+
+def sentinel_prompt(specials: SpecialTokens) -> dict[str, Any]:
+    """The choice as the filler of a final masked span: ``prompt <extra_id_0> </s>`` -> ``<extra_id_0> choice``."""
+    s0 = specials.sentinels[0]
+    return {"input_suffix": (s0, specials.eos), "target_prefix": (s0,)}
+
+
+def ul2_prompt(specials: SpecialTokens) -> dict[str, Any]:
+    """UL2's S-denoiser: ``[S2S] prompt </s>`` -> ``choice``."""
+    return {"prefix": (specials.modes[UL2_EVAL_MODE],), "input_suffix": (specials.eos,)}
+
+
+def mask_fill_prompt(specials: SpecialTokens) -> dict[str, Any]:
+    """BERT-style: the choice predicted at ``<mask>`` slots after the prompt."""
+    return {"mask_fill": specials.mask}
 
 
 @dataclass(frozen=True)
@@ -56,6 +80,7 @@ class ObjectiveSpec:
     _raw_length: Callable[[int, Any], int]
     _lengths: Callable[[int, Any], tuple[int, int, int]]
     _check: Callable[[int, Any, SpecialTokens], list[str]]
+    prompt_layout: PromptLayout = plain_prompt  # how rank classification prompts a model it trained
 
     def raw_length(self, seq_len: int, options: Any, arch: str | None = None) -> int:
         """Raw tokens each example consumes; the same for every architecture (``arch`` is accepted for
@@ -160,7 +185,16 @@ register(
         span_corruption.raw_length,
         span_corruption.lengths,
         span_corruption.check,
+        sentinel_prompt,
     )
 )
-register(ObjectiveSpec("mlm", mlm.mlm, MLMOptions, _aligned_labels, mlm.raw_length, mlm.lengths, mlm.check))
-register(ObjectiveSpec("ul2", ul2.ul2, UL2Options, _predicts_targets, ul2.raw_length, ul2.lengths, ul2.check))
+register(
+    ObjectiveSpec(
+        "mlm", mlm.mlm, MLMOptions, _aligned_labels, mlm.raw_length, mlm.lengths, mlm.check, mask_fill_prompt
+    )
+)
+register(
+    ObjectiveSpec(
+        "ul2", ul2.ul2, UL2Options, _predicts_targets, ul2.raw_length, ul2.lengths, ul2.check, ul2_prompt
+    )
+)
