@@ -18,6 +18,7 @@ from pretrainlab.models.architecture import ArchitectureSpec
 from pretrainlab.models.architectures import ARCHITECTURES, architecture, register
 from pretrainlab.models.load import load_pretrained
 from pretrainlab.objectives import Example
+from pretrainlab.objectives.registry import get_objective
 from pretrainlab.tokenization.specials import SpecialTokens
 
 SPECIALS = SpecialTokens.for_tests(vocab_size=160, num_sentinels=8)
@@ -104,3 +105,9 @@ def test_the_registry_imports_without_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_objectives_list_the_toy_by_what_it_is(toy):
+    assert toy in get_objective("prefix_lm").valid_architectures  # it predicts targets from a prefix
+    assert toy not in get_objective("full_lm").valid_architectures  # full_lm needs causal attention
+    assert toy not in get_objective("mlm").valid_architectures
