@@ -1,9 +1,10 @@
 """``pretrainlab flow ...``: run the study (or one stage) as a Prefect flow, deploy it on a cron schedule
 to a process work pool, or serve it from this shell.
 
-Exit codes: 0 done; 1 a stage failed (the rest ran; see the summary); 2 bad input (unknown target,
-missing or invalid dvc.yaml / params.yaml, not a DVC repository, bad cron); 75 another flow run holds
-the repository (try again, or pass ``--wait``).
+Exit codes: 0 done; 1 a stage failed (the rest ran; see the summary), or Prefect's temporary server
+did not start (:mod:`pipelines.server`); 2 bad input (unknown target, missing or invalid dvc.yaml /
+params.yaml, not a DVC repository, bad cron); 75 another flow run holds the repository (try again, or
+pass ``--wait``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import typer
 from rich.console import Console
 
 import pipelines  # noqa: F401 - quiet, offline Prefect defaults before prefect is imported
+from pipelines.server import PrefectServerUnavailable, start_temporary_server
 from pretrainlab.errors import UserInputError
 
 flow_app = typer.Typer(no_args_is_help=True, help="Prefect entry points over the DVC pipeline.")
@@ -68,6 +70,10 @@ def run(
             raise UserInputError("--commit-and-push publishes a whole study run; drop --target")
     except UserInputError as error:
         _fail(str(error), error.exit_code)
+    try:
+        start_temporary_server()  # without PREFECT_API_URL, waited for as long as a slow machine needs
+    except PrefectServerUnavailable as error:
+        _fail(str(error), error.exit_code)
     common = {
         "repo": str(repo.resolve()),
         "force": force,
@@ -115,7 +121,7 @@ def deploy(
             max_parallel=max_parallel,
             commit_and_push=commit_and_push,
         )
-    except UserInputError as error:
+    except (UserInputError, PrefectServerUnavailable) as error:
         _fail(str(error), error.exit_code)
     typer.echo(f"deployment study/{name} ({deployment_id}) on pool {pool!r}, cron {cron!r}")
     typer.echo(f"start a worker:  prefect worker start --pool {pool}")
@@ -143,7 +149,7 @@ def serve(
             max_parallel=max_parallel,
             commit_and_push=commit_and_push,
         )
-    except UserInputError as error:
+    except (UserInputError, PrefectServerUnavailable) as error:
         _fail(str(error), error.exit_code)
 
 

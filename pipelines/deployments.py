@@ -14,6 +14,7 @@ from uuid import UUID
 from prefect.schedules import Cron, Schedule
 from pydantic import ValidationError
 
+from pipelines.server import start_temporary_server
 from pipelines.study import plan, study_flow
 from pretrainlab.errors import UserInputError
 
@@ -78,6 +79,7 @@ def deploy(
 
     schedule = cron_schedule(cron, timezone)
     parameters = _parameters(repo, max_parallel, commit_and_push)
+    start_temporary_server()  # without PREFECT_API_URL; after the checks, so bad input fails at once
     ensure_process_pool(work_pool)
     deployment = study_flow.to_deployment(
         name=name,
@@ -106,6 +108,7 @@ def serve(
 
     schedule = cron_schedule(cron, timezone)
     parameters = _parameters(repo, max_parallel, commit_and_push)
+    start_temporary_server()  # without PREFECT_API_URL; after the checks, so bad input fails at once
     study_flow.serve(
         name=name,
         schedule=schedule,

@@ -1,6 +1,9 @@
 """A real `prefect server start` (SQLite, loopback, a free port, its own PREFECT_HOME): a flow run
 driven by `pretrainlab flow run` against it, read back through the API. While that run holds the
 repository, a second run fails clearly (exit 75) and a third queues behind it; dvc.lock stays valid.
+
+Without PREFECT_API_URL, a new user's first run (fresh PREFECT_HOME) starts Prefect's temporary
+server, waits for it as long as a slow machine needs, and ends in one line if it does not answer.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typer.testing import CliRunner
 from pipelines.cli import flow_app
 from pipelines.repo_lock import RepositoryBusyError, lock_path
 from pipelines.repro import RAN, UP_TO_DATE
+from pipelines.server import SETTING, TEMPORARY_SERVER_TIMEOUT_S
 from pipelines.study import stage_flow
 from tests.pipelines.conftest import make_tiny, run, subprocess_env, write_sleeps
 
@@ -155,3 +159,65 @@ def test_a_queued_run_waits_and_dvc_lock_stays_valid(contested):
     lock = yaml.safe_load((project / "dvc.lock").read_text())
     assert set(lock["stages"]) == {"prepare", "cell@a", "cell@b", "summary"}
     assert run(["dvc", "status", "--json"], project).stdout.strip() in ("{}", "")
+
+
+def first_run(project: Path, home: Path, **settings: str) -> subprocess.CompletedProcess[str]:
+    """`pretrainlab flow run` as a new user: no PREFECT_API_URL, an empty PREFECT_HOME."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", SETTING)}
+    env.update(PREFECT_HOME=str(home), **settings)
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "run", "--repo", str(project)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TEMPORARY_SERVER_TIMEOUT_S + 120,
+    )
+
+
+def test_a_first_run_starts_the_temporary_server_and_completes(tmp_path):
+    project = make_tiny(tmp_path / "tiny")
+    result = first_run(project, tmp_path / "prefect-home")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"flow run [0-9a-f-]{36}: Completed", result.stdout)
+    assert (project / "summary.txt").exists()
+    assert "Traceback" not in result.stderr
+
+
+def test_a_temporary_server_that_does_not_answer_ends_in_one_line(tmp_path):
+    project = make_tiny(tmp_path / "tiny")
+    result = first_run(project, tmp_path / "prefect-home", **{SETTING: "0"})
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if "error" in line.lower()]
+    assert errors == [
+        f"error: Prefect's temporary server did not answer within 0 s; raise {SETTING} (now 0), or run "
+        "`prefect server start` and set PREFECT_API_URL to its API (http://HOST:PORT/api)"
+    ], result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert not (project / "prepared.txt").exists(), "no stage may run without a server"
+
+
+# Start-up is replaced by printing the timeout it was given.
+PRINT_STARTUP_TIMEOUT = """
+from prefect.server.api.server import SubprocessASGIServer
+SubprocessASGIServer.start = lambda self, timeout=None: print(timeout)
+from pipelines.server import start_temporary_server
+start_temporary_server()
+"""
+
+
+@pytest.mark.parametrize(
+    ("setting", "where", "expected"),
+    [(None, None, TEMPORARY_SERVER_TIMEOUT_S), ("7", "environment", 7), ("9", "profile", 9)],
+)
+def test_the_startup_timeout_is_ours_unless_the_user_set_one(tmp_path, setting, where, expected):
+    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", SETTING)}
+    env["PREFECT_HOME"] = str(tmp_path)
+    if where == "environment":
+        env[SETTING] = setting
+    elif where == "profile":
+        prefect = Path(sys.executable).parent / "prefect"
+        subprocess.run([str(prefect), "config", "set", f"{SETTING}={setting}"], env=env, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", PRINT_STARTUP_TIMEOUT], env=env, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == [str(expected)]
