@@ -102,9 +102,10 @@ def shingle_hash(shingle: bytes) -> int:
     """32-bit hash of one shingle: what :class:`MinHasher` computes for whole batches at once.
 
     A 64-bit polynomial hash of the bytes (``sum (byte_j + 1) * B^j mod 2^64``, ``B`` odd), then
-    MurmurHash3's 64-bit finalizer, then its top 32 bits. Non-cryptographic, like any shingle hash in
-    MinHash it only has to spread natural text evenly (the benchmark counts its collisions against
-    SHA-1's). Pass it as datasketch's ``hashfunc`` to reproduce the signatures.
+    MurmurHash3's 64-bit finalizer, then its top 32 bits. Not cryptographic (crafted strings, e.g.
+    Thue-Morse sequences, collide mod 2^64): a MinHash shingle hash only has to spread text evenly,
+    and on natural text its 32-bit collisions match SHA-1's and the birthday bound (the corpus
+    benchmark counts them). Pass it as datasketch's ``hashfunc`` to reproduce the signatures.
     """
     h = 0
     for byte in reversed(shingle):
@@ -261,7 +262,7 @@ class NearDedup:
     (``b`` bands of ``r`` rows) are the ones datasketch's ``MinHashLSH`` picks for ``threshold``; a
     band collision counts as a duplicate (no exact Jaccard check, as in most web-scale pipelines), so
     the result is deterministic for a given input order and equal to a datasketch ``MinHashLSH``
-    queried then inserted document by document.
+    queried then inserted document by document (with ``MinHash(..., hashfunc=shingle_hash)``).
     """
 
     def __init__(self, threshold: float, num_perm: int, shingle_words: int, seed: int) -> None:
