@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+import shutil
 import signal
 import subprocess
 import textwrap
@@ -32,6 +34,7 @@ from typer.testing import CliRunner
 
 from pretrainlab import atomic
 from pretrainlab.cli import app
+from pretrainlab.errors import NonFiniteResultError
 from pretrainlab.training.cell import CURVE_FIELDS
 from tests.checkout import _env, make_project, run
 from tests.conftest import SMOKE
@@ -380,3 +383,119 @@ def _finished_pid() -> int:
     process = subprocess.Popen(["true"])
     process.wait()
     return process.pid
+
+
+# ---------------------------------------------------------------------------------- finished outputs survive
+def _output_snapshot(root: Path, *outputs: str) -> dict[str, tuple[int, str]]:
+    """path -> (size, sha256) of every file of ``outputs`` (files or folders) under ``root``."""
+    found = {}
+    for output in outputs:
+        path = root / output
+        for p in sorted([path] if path.is_file() else path.rglob("*")):
+            if p.is_file():
+                found[str(p.relative_to(root))] = (
+                    p.stat().st_size,
+                    hashlib.sha256(p.read_bytes()).hexdigest(),
+                )
+    return found
+
+
+def test_a_stage_that_fails_under_dvc_leaves_its_outputs_recoverable_with_dvc_checkout(finished):
+    """DVC deletes a stage's outputs before running it; metrics, plots and reports are in its cache too
+    (no ``cache: false``), so ``dvc checkout`` brings back every byte after a failed run."""
+    project = finished
+    outputs = (f"metrics/evaluate/{FINETUNE}.json", f"metrics/evaluate/{FINETUNE}.items.parquet")
+    before = _output_snapshot(project, *outputs)
+    assert len(before) == 2, before
+    original = (project / "params.yaml").read_text()
+    params = yaml.safe_load(original)
+    params["evaluate"]["lm_eval"] = {"tasks": ["no_such_task_xyz"]}  # found only when the stage runs
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        failed = run(["dvc", "repro", f"evaluate@{FINETUNE}"], project, check=False)
+        assert failed.returncode != 0 and "no_such_task_xyz" in failed.stdout + failed.stderr
+        assert _output_snapshot(project, *outputs) != before  # DVC removed them before the run
+    finally:
+        (project / "params.yaml").write_text(original)
+    run(["dvc", "checkout", f"evaluate@{FINETUNE}"], project)
+    assert _output_snapshot(project, *outputs) == before
+    assert stale_stages(project) == set()
+
+
+def test_a_training_stage_that_fails_leaves_the_finished_cell_as_it_was(finished, monkeypatch):
+    """A direct ``pretrainlab stage pretrain`` whose result is NaN (a diverged run): exit 1, one line
+    naming the metrics file and the key, and the earlier model, curve and metrics byte-identical."""
+    from pretrainlab.training import cell as training_cell
+
+    project = finished
+    outputs = (f"data/models/pretrain/{CELL}", f"metrics/pretrain/{CELL}.json", f"plots/pretrain/{CELL}.csv")
+    before = _output_snapshot(project, *outputs)
+    real = training_cell._result_metrics
+    monkeypatch.setattr(
+        training_cell, "_result_metrics", lambda result: {**real(result), "train_loss": math.nan}
+    )
+    monkeypatch.chdir(project)
+    try:
+        result = CliRunner().invoke(app, ["stage", "pretrain", "--cell", CELL])
+    finally:
+        shutil.rmtree(
+            project / "data" / "checkpoints" / "pretrain" / CELL, ignore_errors=True
+        )  # not an output
+
+    assert result.exit_code == 1, f"{result.output}\n{result.exception!r}"
+    assert f"metrics/pretrain/{CELL}.json" in result.output and "train_loss = nan" in result.output
+    assert "Traceback" not in result.output and result.output.count("error:") == 1, result.output
+    assert _output_snapshot(project, *outputs) == before
+    assert not leftovers(project), leftovers(project)
+    assert stale_stages(project) == set()
+
+
+def test_json_with_nan_or_infinity_is_refused_naming_the_file_and_key(tmp_path):
+    final = tmp_path / "metrics.json"
+    atomic.write_json(final, {"accuracy": 0.5})
+    with pytest.raises(NonFiniteResultError) as caught:
+        atomic.write_json(final, {"held_out": {"ci95": [0.1, math.nan]}, "loss": -math.inf})
+    assert str(final) in str(caught.value) and "held_out.ci95[1] = nan" in str(caught.value)
+    assert "loss = -inf" in str(caught.value) and caught.value.exit_code == 1
+    assert json.loads(final.read_text()) == {"accuracy": 0.5}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]
+
+
+def test_every_json_file_is_written_by_the_one_checked_writer():
+    """``json.dump``/``json.dumps`` to a file only in atomic.py; a new writer elsewhere is caught here."""
+    import ast
+
+    from tests.checkout import ROOT
+
+    allowed = {
+        "pretrainlab/atomic.py",  # the writer
+        "pretrainlab/config/fingerprint.py",  # a hash, not a file
+        "pretrainlab/config/load.py",  # the JSON Schema: no numbers from results
+        "pretrainlab/training/checkpoint.py",  # resume state, never read as a result
+    }
+    found = []
+    for path in sorted([*(ROOT / "pretrainlab").rglob("*.py"), *(ROOT / "stages").rglob("*.py")]):
+        rel = str(path.relative_to(ROOT))
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr in ("dump", "dumps")
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "json"
+                and rel not in allowed
+            ):
+                found.append(f"{rel}:{node.lineno}")
+    assert found == [], "write JSON with pretrainlab.atomic.write_json / json_text (NaN refused)"
+
+
+def test_remove_takes_the_output_and_dead_writers_temporaries_but_not_a_live_ones(tmp_path):
+    final = tmp_path / "cd-flm"
+    (final / "sub").mkdir(parents=True)
+    (final / "sub" / "model.safetensors").write_bytes(b"weights")
+    dead = tmp_path / f".tmp-cd-flm.{_finished_pid()}"
+    live = tmp_path / f".tmp-cd-flm.{os.getppid()}"
+    for path in (dead, live):
+        path.mkdir()
+    atomic.remove(final)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [live.name]
+    atomic.remove(final)  # nothing there: no error
