@@ -37,6 +37,7 @@ from pretrainlab.evaluation.rank_classification import (
     rank_classify,
 )
 from pretrainlab.evaluation.reference_baselines import reference_baselines, shortcut_test
+from pretrainlab.models.architectures import architecture
 from pretrainlab.models.build import register_sdpa
 from pretrainlab.models.load import load_pretrained
 from pretrainlab.tokenization.specials import SpecialTokens
@@ -191,7 +192,7 @@ def evaluate_model(
     task_names = resolve_tasks(config.tasks)
     model = load_model(Path(model_dir), arch, attn_implementation, specials.vocab_size).to(device)
     ppl = None
-    if arch != "encoder":  # a BERT-style encoder has no next-token distribution to score
+    if architecture(arch).predicts_targets:  # a BERT-style encoder has no next-token distribution
         stream = TokenStream.open(Path(tokens_dir), "val")
         ppl = validation_perplexity(
             model,
