@@ -11,9 +11,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
-ARCHITECTURES = ("causal_decoder", "noncausal_decoder", "encoder_decoder", "encoder")
-OBJECTIVES = ("full_lm", "prefix_lm", "span_corruption", "mlm", "ul2")
-
 Architecture = Literal["causal_decoder", "noncausal_decoder", "encoder_decoder", "encoder"]
 ObjectiveName = Literal["full_lm", "prefix_lm", "span_corruption", "mlm", "ul2"]
 
@@ -211,7 +208,6 @@ class UL2Options(Strict):
     denoisers: Annotated[list[Denoiser], Field(min_length=1)] = Field(default_factory=_ul2_default_denoisers)
 
 
-ObjectiveOptions = SpanCorruptionOptions | PrefixLMOptions | MLMOptions | UL2Options
 OPTIONS_BY_OBJECTIVE: dict[str, type[Strict]] = {
     "full_lm": Strict,
     "prefix_lm": PrefixLMOptions,

@@ -35,7 +35,6 @@ from typing import Any
 
 import numpy as np
 
-from pretrainlab.config.schema import MLMOptions, PrefixLMOptions, SpanCorruptionOptions, Strict, UL2Options
 from pretrainlab.models.architecture import ArchitectureSpec
 from pretrainlab.models.architectures import ARCHITECTURES, architecture
 from pretrainlab.objectives import full_lm, mlm, prefix_lm, span_corruption, ul2
@@ -75,7 +74,6 @@ class ObjectiveSpec:
 
     name: str
     fn: ObjectiveFn
-    options_type: type[Strict]
     runs_on: Callable[[ArchitectureSpec], bool]  # which architectures it trains
     _raw_length: Callable[[int, Any], int]
     _lengths: Callable[[int, Any], tuple[int, int, int]]
@@ -158,7 +156,6 @@ register(
     ObjectiveSpec(
         "full_lm",
         full_lm.full_lm,
-        Strict,
         _causal,
         full_lm.raw_length,
         full_lm.lengths,
@@ -169,7 +166,6 @@ register(
     ObjectiveSpec(
         "prefix_lm",
         prefix_lm.prefix_lm,
-        PrefixLMOptions,
         _predicts_targets,
         prefix_lm.raw_length,
         prefix_lm.lengths,
@@ -180,7 +176,6 @@ register(
     ObjectiveSpec(
         "span_corruption",
         span_corruption.span_corruption,
-        SpanCorruptionOptions,
         _predicts_targets,
         span_corruption.raw_length,
         span_corruption.lengths,
@@ -189,12 +184,6 @@ register(
     )
 )
 register(
-    ObjectiveSpec(
-        "mlm", mlm.mlm, MLMOptions, _aligned_labels, mlm.raw_length, mlm.lengths, mlm.check, mask_fill_prompt
-    )
+    ObjectiveSpec("mlm", mlm.mlm, _aligned_labels, mlm.raw_length, mlm.lengths, mlm.check, mask_fill_prompt)
 )
-register(
-    ObjectiveSpec(
-        "ul2", ul2.ul2, UL2Options, _predicts_targets, ul2.raw_length, ul2.lengths, ul2.check, ul2_prompt
-    )
-)
+register(ObjectiveSpec("ul2", ul2.ul2, _predicts_targets, ul2.raw_length, ul2.lengths, ul2.check, ul2_prompt))
