@@ -26,10 +26,12 @@ if TYPE_CHECKING:
     from pretrainlab.config.schema import ModelSize
     from pretrainlab.models.flops import Flops
     from pretrainlab.models.layout import ModelBatch
+    from pretrainlab.models.param_count import StackParams
     from pretrainlab.objectives.example import Example
     from pretrainlab.tokenization.specials import SpecialTokens
 
 ConfigBuilder = Callable[..., "PreTrainedConfig"]  # (size, vocab_size, seq_len, specials) -> config
+StackCounter = Callable[["ModelSize", int], "StackParams"]  # (size, vocab_size) -> parameters by part
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,8 @@ class ArchitectureSpec:
     aligned_labels: bool = False  # the output at a position predicts the token there (BERT mlm)
     packable: bool = False  # several examples per row under a segment mask (finetuning)
     initialised_from: tuple[str, ...] = ()  # model types whose checkpoints an adaptation converts into this
+    # Closed-form parameter counts (:mod:`pretrainlab.models.param_count`); None: counted on the meta device
+    count_stacks: StackCounter | None = None
     is_encoder_decoder: ClassVar[bool] = False  # inputs in an encoder, targets in a cross-attending decoder
 
     # --- the model ------------------------------------------------------------------------------------

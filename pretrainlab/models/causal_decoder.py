@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pretrainlab.models.architecture import ArchitectureSpec
+from pretrainlab.models.param_count import gemma2_stack
 
 if TYPE_CHECKING:
     from transformers import Gemma2Config
@@ -62,6 +63,7 @@ SPEC = ArchitectureSpec(
     model_class_name="Gemma2ForCausalLM",
     auto_class_name="AutoModelForCausalLM",
     model_type="gemma2",
+    count_stacks=gemma2_stack,
     is_decoder=True,
     packable=True,
 )

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from pretrainlab.models.architecture import ArchitectureSpec
 from pretrainlab.models.causal_decoder import block_settings
+from pretrainlab.models.param_count import gemma2_stack
 
 if TYPE_CHECKING:
     from transformers import Gemma2Config
@@ -43,6 +44,7 @@ SPEC = ArchitectureSpec(
     model_class_name="Gemma2ForCausalLM",
     auto_class_name="AutoModelForCausalLM",
     model_type="gemma2",
+    count_stacks=gemma2_stack,
     bidirectional_prefix=True,  # every position is prefix
     aligned_labels=True,
 )

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pretrainlab.models.architecture import ArchitectureSpec
 from pretrainlab.models.causal_decoder import block_settings
+from pretrainlab.models.param_count import t5gemma_stacks
 
 if TYPE_CHECKING:
     import torch
@@ -93,6 +94,7 @@ SPEC = EncoderDecoderSpec(
     model_class_name="T5GemmaForConditionalGeneration",
     auto_class_name="AutoModelForSeq2SeqLM",
     model_type="t5gemma",
+    count_stacks=t5gemma_stacks,
     bidirectional_prefix=True,  # the encoder reads the inputs both ways
     initialised_from=("gemma2",),  # decoder -> encoder-decoder adaptation
 )

@@ -21,25 +21,22 @@ Worked example (see ``tests/models/test_flops.py``): d=32, 2 layers, 4 heads, d_
 Gemma2 layer has 4·32² (attention) + 3·32·64 (MLP) + 4·32 (norms) = 10,368 parameters, so a decoder has
 N = 2·10,368 + 32 = 20,768 and one token at T=10 costs 6·20,768 + 12·2·32·10 + 6·32·128
 = 124,608 + 7,680 + 24,576 = 156,864 FLOPs.
+
+Parameter counts come from closed-form formulas (:mod:`pretrainlab.models.param_count`): importing this
+module, and planning a cell with it, imports neither torch nor transformers.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from pretrainlab.config.schema import ModelSize
-from pretrainlab.models.architecture import ArchitectureSpec
 from pretrainlab.models.architectures import architecture
-from pretrainlab.models.build import meta_model
+from pretrainlab.models.param_count import stack_params
 
-
-@dataclass(frozen=True)
-class StackParams:
-    """Non-embedding parameters of the stacks, as the FLOPs formula needs them."""
-
-    encoder: int  # ED encoder, or the whole decoder-only/encoder model
-    decoder: int = 0  # ED decoder, cross-attention included
-    cross_kv: int = 0  # ED decoder cross-attention key/value projections
+if TYPE_CHECKING:
+    from pretrainlab.config.schema import ModelSize
+    from pretrainlab.models.architecture import ArchitectureSpec
 
 
 @dataclass(frozen=True)
@@ -59,19 +56,6 @@ class Flops:
 
     def as_dict(self) -> dict[str, float]:
         return {"non_embedding": self.non_embedding, "attention": self.attention, "lm_head": self.lm_head}
-
-
-def stack_params(spec: ArchitectureSpec, size: ModelSize, vocab_size: int) -> StackParams:
-    model = meta_model(spec.name, size, vocab_size)
-    counts = {"encoder": 0, "decoder": 0, "cross_kv": 0}
-    for name, p in model.named_parameters():
-        if "embed_tokens" in name:
-            continue
-        stack = "decoder" if spec.is_encoder_decoder and ".decoder." in f".{name}" else "encoder"
-        counts[stack] += p.numel()
-        if "cross_attn.k_proj" in name or "cross_attn.v_proj" in name:
-            counts["cross_kv"] += p.numel()
-    return StackParams(**counts)
 
 
 def lm_head_flops(size: ModelSize, vocab_size: int) -> float:

@@ -25,17 +25,15 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pretrainlab.config.schema import AdaptCell, ModelSize, OptimizerConfig, Params, PretrainCell, Strict
 from pretrainlab.models.architectures import architecture
+from pretrainlab.models.flops import Flops, step_flops
+from pretrainlab.models.param_count import count_parameters
 from pretrainlab.objectives.registry import ObjectiveSpec
 from pretrainlab.tokenization.specials import SpecialTokens
-
-if TYPE_CHECKING:  # models.flops pulls in torch; plan_cell imports it when it runs
-    from pretrainlab.models.flops import Flops
 
 
 @dataclass(frozen=True)
@@ -113,8 +111,6 @@ def plan_cell(
     ``optimizer`` (a pretrain cell's; an adaptation has its own) only records the schedule in the
     metrics, where the report reads whether a loss curve's intermediate points are comparable.
     """
-    from pretrainlab.models.build import count_parameters
-    from pretrainlab.models.flops import step_flops
     from pretrainlab.objectives.registry import get_objective
 
     objective = get_objective(cell.objective)
@@ -165,14 +161,22 @@ def mean_example_lengths(
 
     Decoders read ``inputs ⊕ targets`` as one sequence (all on the "input" side here); lengths do not
     depend on token values, so a fixed synthetic sample gives the exact mean for deterministic
-    objectives and a tight, reproducible estimate for random ones.
+    objectives and a tight, reproducible estimate for random ones. The sample does not depend on
+    ``arch``, so it is drawn once per (objective, options, layout, window) in a process: validation
+    plans every cell, and cells of one objective share it.
     """
-    regular = specials.regular_ids()
-    tokens = regular[np.arange(samples * window) % len(regular)].reshape(samples, window)
-    examples = objective.fn(tokens, np.random.default_rng(0), options, specials)
-    inputs = float(np.mean([len(e.inputs) for e in examples]))
-    targets = float(np.mean([len(e.targets) for e in examples]))
-    return architecture(arch).side_lengths(inputs, targets)
+    key = (objective.name, repr(options), repr(specials), window, samples)
+    if key not in _SAMPLED_LENGTHS:
+        regular = specials.regular_ids()
+        tokens = regular[np.arange(samples * window) % len(regular)].reshape(samples, window)
+        examples = objective.fn(tokens, np.random.default_rng(0), options, specials)
+        inputs = float(np.mean([len(e.inputs) for e in examples]))
+        targets = float(np.mean([len(e.targets) for e in examples]))
+        _SAMPLED_LENGTHS[key] = (inputs, targets)
+    return architecture(arch).side_lengths(*_SAMPLED_LENGTHS[key])
+
+
+_SAMPLED_LENGTHS: dict[tuple[str, str, str, int, int], tuple[float, float]] = {}
 
 
 def specials_for_validation(params: Params, base_dir: Path) -> SpecialTokens | None:
