@@ -60,7 +60,7 @@ from pretrainlab.evaluation.prompt_formats import PLAIN, card_prompt_format, pro
 from pretrainlab.models.architecture import ArchitectureSpec
 from pretrainlab.models.architectures import ARCHITECTURES
 from pretrainlab.models.load import load_pretrained
-from pretrainlab.tokenization.load import load_tokenizer
+from pretrainlab.tokenization.load import load_tokenizer, tokenizer_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +196,10 @@ def _max_length(config) -> int | None:
 def load_for_lm_eval(model_dir: Path, arch: str, *, device: str | torch.device = "cpu"):
     """``(model, tokenizer, specials)`` from ``model_dir`` through our checked loaders, model on ``device``."""
     tokenizer, specials = load_tokenizer(model_dir)
-    model = load_pretrained(Path(model_dir), arch, specials.vocab_size).to(device).eval()
+    model = load_pretrained(
+        Path(model_dir), arch, specials.vocab_size, tokenizer_sha256=tokenizer_fingerprint(model_dir)
+    )
+    model = model.to(device).eval()
     return model, tokenizer, specials
 
 

@@ -60,14 +60,19 @@ def resolve_tasks(tasks: Sequence[str] | str) -> list[str]:
 
 
 def load_model(
-    model_dir: Path, arch: str, attn_implementation: str = "eager", vocab_size: int | None = None
+    model_dir: Path,
+    arch: str,
+    attn_implementation: str = "eager",
+    vocab_size: int | None = None,
+    *,
+    tokenizer_sha256: str | None = None,
 ) -> torch.nn.Module:
     """Load a saved model with stock ``transformers`` classes (float32, no remote code).
 
     ``attn_implementation="sdpa"`` switches to torch SDPA (:func:`pretrainlab.models.build.register_sdpa`),
     the fast path on GPU; the default ``eager`` is what stock loading picks.
     """
-    model = load_pretrained(Path(model_dir), arch, vocab_size)
+    model = load_pretrained(Path(model_dir), arch, vocab_size, tokenizer_sha256=tokenizer_sha256)
     if attn_implementation == "sdpa":
         model.set_attn_implementation(register_sdpa())
     elif attn_implementation != "eager":
@@ -190,10 +195,16 @@ def evaluate_model(
     beyond float rounding.
     """
     task_names = resolve_tasks(config.tasks)
-    model = load_model(Path(model_dir), arch, attn_implementation, specials.vocab_size).to(device)
+    stream = TokenStream.open(Path(tokens_dir), "val")
+    model = load_model(
+        Path(model_dir),
+        arch,
+        attn_implementation,
+        specials.vocab_size,
+        tokenizer_sha256=stream.meta["tokenizer_sha256"],
+    ).to(device)
     ppl = None
     if architecture(arch).predicts_targets:  # a BERT-style encoder has no next-token distribution
-        stream = TokenStream.open(Path(tokens_dir), "val")
         ppl = validation_perplexity(
             model,
             arch,

@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from pretrainlab.errors import UserInputError
 from pretrainlab.evaluation.item_results import read_item_table, write_item_table
 from pretrainlab.evaluation.rank_classification import RankResult
 from pretrainlab.evaluation.suite import evaluate_model, resolve_tasks, summarise
+from pretrainlab.models.load import MODEL_CARD
 
 WORLD = {"entities": 40, "documents": 120, "seed": 0}
 TASKS = ["nli.fact", "coreference.gender", "closed_book_qa.birthplace", "sentiment.review"]
@@ -159,3 +161,23 @@ def test_evaluate_model_end_to_end(study, arch, objective, prompt_format, tmp_pa
     read = read_item_table(path, f"{arch}-cell")
     assert sorted(read) == sorted(TASKS)
     assert read[TASKS[0]].correct.mean() == pytest.approx(out["tasks"][TASKS[0]]["accuracy"])
+
+
+def test_a_model_trained_with_another_tokenizer_is_not_evaluated(study, tmp_path):
+    tokenizer, specials, tokens_dir, model_dirs = study
+    model_dir = tmp_path / "retokenized"
+    shutil.copytree(model_dirs["causal_decoder"], model_dir)
+    (model_dir / MODEL_CARD).write_text(json.dumps({"tokenizer_sha256": "an-older-tokenizer"}))
+    with pytest.raises(UserInputError, match="trained with tokenizer an-older-tok"):
+        evaluate_model(
+            model_dir,
+            arch="causal_decoder",
+            objective="full_lm",
+            prompt_format_name="plain",
+            tokenizer=tokenizer,
+            specials=specials,
+            tokens_dir=tokens_dir,
+            config=_config(tasks=TASKS, items_per_task=12, bootstrap_samples=100, val_tokens=512),
+            world=WORLD,
+            seq_len=64,
+        )
