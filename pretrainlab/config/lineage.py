@@ -1,6 +1,9 @@
 """Where each model of a study comes from: pretrain cells are roots; adaptations and finetunes name
 their source as ``<stage>/<name>`` (its path under ``data/models/``).
 
+One graph, built here from the typed cells, serves validation (:func:`lineage_errors`), the stages
+(:func:`model_size`) and the report.
+
 >>> graph = model_graph(params)                               # doctest: +SKIP
 >>> graph["adapt/nd-mlm-to-cd-flm"].parent
 'pretrain/nd-mlm'
@@ -8,9 +11,10 @@ their source as ``<stage>/<name>`` (its path under ``data/models/``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pretrainlab.config.schema import ModelSize, Params
+from pretrainlab.config.schema import AdaptCell, FinetuneCell, ModelSize, Params, PretrainCell
 from pretrainlab.models.architectures import architecture
 
 
@@ -20,34 +24,81 @@ class ModelNode:
     arch: str
     objective: str | None  # None for finetuned models (multitask prompted)
     parent: str | None
+    size: str = ""  # the model size of the pretrain cell it descends from ("" if that is unknown)
+    continued: bool = False  # an adaptation on another corpus (its validation loss uses that corpus)
+
+    @property
+    def stage(self) -> str:
+        return self.ref.split("/", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.ref.split("/", 1)[1]
 
 
-def model_graph(params: Params) -> dict[str, ModelNode]:
+def lineage_graph(
+    pretrain: Mapping[str, PretrainCell],
+    adapt: Mapping[str, AdaptCell],
+    finetune: Mapping[str, FinetuneCell],
+) -> dict[str, ModelNode]:
+    """Every model by ref: pretrain cells, then adaptations, then finetunes, each in params order."""
     nodes = {
-        f"pretrain/{name}": ModelNode(f"pretrain/{name}", cell.arch, cell.objective, None)
-        for name, cell in params.pretrain.cells.items()
+        f"pretrain/{name}": ModelNode(f"pretrain/{name}", cell.arch, cell.objective, None, cell.model)
+        for name, cell in pretrain.items()
     }
-    for name, cell in params.adapt.items():
-        nodes[f"adapt/{name}"] = ModelNode(f"adapt/{name}", cell.arch, cell.objective, cell.from_)
-    for name, cell in params.finetune.items():
-        parent = nodes.get(cell.from_)
-        arch = parent.arch if parent else "causal_decoder"
-        nodes[f"finetune/{name}"] = ModelNode(f"finetune/{name}", arch, None, cell.from_)
-    # An adaptation's source may be declared after it; resolve finetune archs once more.
-    for name, cell in params.finetune.items():
-        if (parent := nodes.get(cell.from_)) is not None:
-            nodes[f"finetune/{name}"] = ModelNode(f"finetune/{name}", parent.arch, None, cell.from_)
+    for name, cell in adapt.items():
+        nodes[f"adapt/{name}"] = ModelNode(
+            f"adapt/{name}", cell.arch, cell.objective, cell.from_, continued=bool(cell.sources)
+        )
+    for name, cell in finetune.items():  # its source is a pretrain cell or an adaptation: declared archs
+        source = nodes.get(cell.from_)
+        nodes[f"finetune/{name}"] = ModelNode(
+            f"finetune/{name}", source.arch if source else "causal_decoder", None, cell.from_
+        )
+    for ref, node in nodes.items():
+        try:
+            root = root_of(nodes, ref)
+        except (KeyError, ValueError):  # a dangling source or a cycle: graph_errors says which
+            continue
+        nodes[ref] = ModelNode(
+            node.ref, node.arch, node.objective, node.parent, nodes[root].size, node.continued
+        )
     return nodes
 
 
-def root_of(graph: dict[str, ModelNode], ref: str) -> str:
+def model_graph(params: Params) -> dict[str, ModelNode]:
+    return lineage_graph(params.pretrain.cells, params.adapt, params.finetune)
+
+
+def graph_errors(graph: Mapping[str, ModelNode]) -> list[str]:
+    """A source that is not in the study, or a cycle, per model (``<stage>.<name>.from: ...``)."""
+    errors = []
+    for ref, node in graph.items():
+        if node.parent is None:
+            continue
+        key = f"{node.stage}.{node.name}.from"
+        if node.parent not in graph:
+            errors.append(
+                f"{key}: no model {node.parent!r} is defined (write pretrain/<cell> or adapt/<name>)"
+            )
+            continue
+        try:
+            root_of(graph, ref)
+        except ValueError as cycle:
+            errors.append(f"{key}: adaptations form a cycle: {cycle}")
+        except KeyError:
+            pass  # an ancestor's dangling source: reported on that ancestor
+    return errors
+
+
+def root_of(graph: Mapping[str, ModelNode], ref: str) -> str:
     """The pretrain cell a model descends from (``ValueError`` on a cycle or a dangling source)."""
-    seen = []
-    while ref in graph and graph[ref].parent is not None:
+    seen: list[str] = []
+    while ref in graph and (parent := graph[ref].parent) is not None:
         if ref in seen:
             raise ValueError(" -> ".join([*seen, ref]))
         seen.append(ref)
-        ref = graph[ref].parent  # type: ignore[assignment]
+        ref = parent
     if ref not in graph:
         raise KeyError(ref)
     return ref
@@ -55,8 +106,8 @@ def root_of(graph: dict[str, ModelNode], ref: str) -> str:
 
 def model_size(params: Params, ref: str) -> ModelSize:
     """The size of the model behind ``ref`` (that of the pretrain cell it descends from)."""
-    root = root_of(model_graph(params), ref)
-    return params.models[params.pretrain.cells[root.split("/", 1)[1]].model]
+    graph = model_graph(params)
+    return params.models[graph[root_of(graph, ref)].size]
 
 
 def arch_change_error(source_arch: str, target_arch: str) -> str | None:
@@ -71,36 +122,28 @@ def lineage_errors(params: Params) -> list[str]:
     graph = model_graph(params)
     errors = []
     names: dict[str, str] = {}
-    for ref in graph:
-        kind, name = ref.split("/", 1)
+    for node in graph.values():
+        kind, name = node.stage, node.name
         if name in names:
             errors.append(f"{kind}.{name}: the name {name!r} is already used by {names[name]}.{name}")
         names.setdefault(name, kind)
-    for section, cells in (("adapt", params.adapt), ("finetune", params.finetune)):
-        for name, cell in cells.items():
-            key = f"{section}.{name}.from"
-            if cell.from_ not in graph:
-                errors.append(
-                    f"{key}: no model {cell.from_!r} is defined (write pretrain/<cell> or adapt/<name>)"
-                )
-                continue
-            try:
-                root_of(graph, f"{section}/{name}")
-            except ValueError as cycle:
-                errors.append(f"{key}: adaptations form a cycle: {cycle}")
-                continue
-            if section == "adapt":
-                source = graph[cell.from_]
-                if (problem := arch_change_error(source.arch, cell.arch)) is not None:
-                    errors.append(f"adapt.{name}.arch: {problem}")
-                converted = architecture(cell.arch).initialises_from_weights_of(architecture(source.arch))
-                if not converted and (cell.cross_attention != "copy" or cell.warmup_steps):
-                    errors.append(
-                        f"adapt.{name}.cross_attention: only a decoder -> encoder_decoder adaptation "
-                        "initialises cross-attention"
-                    )
-                if cell.warmup_steps and cell.cross_attention != "random":
-                    errors.append(
-                        f"adapt.{name}.warmup_steps: the cross-attention warm-up needs cross_attention: random"
-                    )
+    errors += graph_errors(graph)
+    for name, cell in params.adapt.items():
+        try:
+            root_of(graph, f"adapt/{name}")
+        except (KeyError, ValueError):  # reported by graph_errors
+            continue
+        source = graph[cell.from_]
+        if (problem := arch_change_error(source.arch, cell.arch)) is not None:
+            errors.append(f"adapt.{name}.arch: {problem}")
+        converted = architecture(cell.arch).initialises_from_weights_of(architecture(source.arch))
+        if not converted and (cell.cross_attention != "copy" or cell.warmup_steps):
+            errors.append(
+                f"adapt.{name}.cross_attention: only a decoder -> encoder_decoder adaptation "
+                "initialises cross-attention"
+            )
+        if cell.warmup_steps and cell.cross_attention != "random":
+            errors.append(
+                f"adapt.{name}.warmup_steps: the cross-attention warm-up needs cross_attention: random"
+            )
     return errors
