@@ -15,10 +15,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.logging import RichHandler
 from rich.markup import escape
+from typer.core import TyperGroup
 
-from pretrainlab.config.replicates import replicate_name
 from pretrainlab.errors import UserInputError
 
 STAGES = ("corpus", "tokenize", "pretrain", "adapt", "finetune", "evaluate", "report")
@@ -26,16 +25,33 @@ TRAINING_STAGES = ("pretrain", "adapt", "finetune")  # run on resources.nproc_pe
 CELL_STAGES = ("pretrain", "adapt", "finetune", "evaluate")
 REPLICATE_STAGES = ("pretrain", "evaluate")
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-from pipelines.cli import flow_app  # noqa: E402 - Prefect is imported inside its commands only
 
-app.add_typer(flow_app, name="flow")
+class Commands(TyperGroup):
+    """The commands below, and ``flow`` (Prefect's entry points, :mod:`pipelines.cli`), imported only
+    when it is asked for: a stage or ``validate`` runs no code of the pipeline apps."""
+
+    def list_commands(self, ctx) -> list[str]:
+        return [*super().list_commands(ctx), "flow"]
+
+    def get_command(self, ctx, cmd_name: str):
+        if cmd_name == "flow" and "flow" not in self.commands:
+            from pipelines.cli import flow_app
+
+            group = typer.main.get_group(flow_app)
+            group.name = "flow"
+            self.add_command(group)
+        return super().get_command(ctx, cmd_name)
+
+
+app = typer.Typer(cls=Commands, add_completion=False, no_args_is_help=True, help=__doc__)
 err = Console(stderr=True)
 
 ParamsOption = Annotated[Path, typer.Option("--params", "-p", help="The study's params file.")]
 
 
 def _setup_logging(verbose: bool = False) -> None:
+    from rich.logging import RichHandler
+
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(message)s",
@@ -111,9 +127,9 @@ def stage(
             need = "needs --cell" if name in CELL_STAGES else "takes no --cell"
             raise UserInputError(f"stage {name!r} {need}")
         from pretrainlab.config.load import load_params
+        from pretrainlab.config.replicates import replicate_name
 
         study = load_params(params)
-        _threads(study.resources.num_threads)
         if seed is not None:
             if name not in REPLICATE_STAGES or seed not in study.study.seeds:
                 raise UserInputError(
@@ -128,6 +144,7 @@ def stage(
             if returncode is not None:  # the workers ran the stage
                 raise typer.Exit(code=returncode)
         module = importlib.import_module(f"stages.{name}")
+        _threads(study.resources.num_threads)
         module.main(study, cell)
     except UserInputError as error:
         if name in TRAINING_STAGES:
@@ -150,9 +167,10 @@ def report(params: ParamsOption = Path("params.yaml")) -> None:
 
 
 def _threads(num_threads: int) -> None:
-    if num_threads > 0:
-        import torch
-
+    """Bound torch's threads, in a stage whose module uses torch (the corpus and report stages do not
+    import it, and need not pay for it)."""
+    torch = sys.modules.get("torch")
+    if num_threads > 0 and torch is not None:
         torch.set_num_threads(num_threads)
 
 
