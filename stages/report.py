@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pretrainlab import paths
 from pretrainlab.config.keys import read
+from pretrainlab.config.lineage import lineage_graph
 from pretrainlab.config.schema import AdaptCell, FinetuneCell, PretrainCell, ReportConfig, Strict
 from pretrainlab.config.schema import Params as Study
 from pretrainlab.report.study_report import build_report
@@ -21,18 +22,13 @@ class Params(Strict):
 
 
 def run(params: Params) -> None:
-    def dump(cells: dict) -> dict[str, dict]:  # "from" keeps its params.yaml spelling
-        return {name: cell.model_dump(mode="json", by_alias=True) for name, cell in cells.items()}
-
     build_report(
         paths.METRICS,
         paths.PLOTS,
         paths.REPORTS,
         title=params.report.title,
         models=params.models,
-        pretrain_cells=dump(params.pretrain_cells),
-        adapt_cells=dump(params.adapt_cells),
-        finetune_cells=dump(params.finetune_cells),
+        graph=lineage_graph(params.pretrain_cells, params.adapt_cells, params.finetune_cells),
         seeds=params.seeds,
         primary_seed=params.seed,
     )

@@ -32,14 +32,14 @@ only those two are compared with the paper's factors. Anything else keeps a desc
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from pretrainlab.errors import UserInputError
+from pretrainlab.metrics_contract import LossCurve, TrainingMetrics, read_metrics
 from pretrainlab.models.architectures import architecture
 from pretrainlab.report.markdown import markdown_table
 from pretrainlab.report.model_labels import StudyModel, config_label
@@ -51,7 +51,7 @@ PAPER_SPEEDUPS = {"LM-A": ("ND:MLM → CD:FLM", 1.6), "NC-A": ("CD:FLM → ND:ML
 COMPARABLE_SCHEDULES = ("inverse_sqrt", "constant")
 
 
-def tokens_to_reach(tokens: Sequence[float], val_loss: Sequence[float], target: float) -> float | None:
+def tokens_to_reach(tokens: ArrayLike, val_loss: ArrayLike, target: float) -> float | None:
     """Tokens at which a validation-loss curve first gets down to ``target`` (None if it never does).
 
     Steps without a validation loss (NaN) are skipped; between two evaluations the loss is taken as
@@ -65,7 +65,7 @@ def tokens_to_reach(tokens: Sequence[float], val_loss: Sequence[float], target: 
     return None if found is None else found[0]
 
 
-def crossing(tokens: Sequence[float], val_loss: Sequence[float], target: float) -> tuple[float, bool] | None:
+def crossing(tokens: ArrayLike, val_loss: ArrayLike, target: float) -> tuple[float, bool] | None:
     """(tokens where the curve first reaches ``target``, whether that is its first evaluation point).
 
     >>> crossing([1000, 2000], [3.0, 2.0], 3.5)
@@ -150,24 +150,23 @@ class SpeedUp:
         return self.reason or "—"
 
 
-def _final_point(curve: Mapping[str, np.ndarray]) -> tuple[float, float]:
+def _final_point(curve: LossCurve) -> tuple[float, float]:
     """(tokens, val loss) of a curve's last validation point."""
-    val = curve.get("val_loss")
-    seen = np.flatnonzero(np.isfinite(val)) if val is not None else np.array([], dtype=int)
-    if seen.size == 0:
-        return float(np.nanmax(curve["tokens"])), float("nan")
-    return float(curve["tokens"][seen[-1]]), float(val[seen[-1]])
+    tokens, val = curve.validation_points()
+    if tokens.size == 0:
+        return curve.total_tokens(), float("nan")
+    return float(tokens[-1]), float(val[-1])
 
 
-def _schedule(training: Mapping[str, Mapping], ref: str) -> str | None:
-    return training.get(ref, {}).get("lr_schedule")
+def _schedule(training: Mapping[str, TrainingMetrics], ref: str) -> str | None:
+    return training[ref].lr_schedule if ref in training else None
 
 
 def from_scratch_target(
     adaptation: StudyModel,
     models: Mapping[str, StudyModel],
-    pretrain_curves: Mapping[str, Mapping[str, np.ndarray]] | None = None,
-    training: Mapping[str, Mapping] | None = None,
+    pretrain_curves: Mapping[str, LossCurve] | None = None,
+    training: Mapping[str, TrainingMetrics] | None = None,
 ) -> StudyModel | None:
     """The pretrain cell with the adaptation's arch and objective: of its model size if there is one,
     then one whose schedule keeps intermediate points comparable, then the longest curve."""
@@ -175,7 +174,7 @@ def from_scratch_target(
 
     def rank(m: StudyModel) -> tuple[bool, bool, float]:
         curve = curves.get(m.name)
-        length = float(np.nanmax(curve["tokens"])) if curve is not None and len(curve["tokens"]) else 0.0
+        length = curve.total_tokens() if curve is not None else 0.0
         return m.size != adaptation.size, _schedule(training, m.ref) not in COMPARABLE_SCHEDULES, -length
 
     matches = [
@@ -187,21 +186,20 @@ def from_scratch_target(
 
 
 def lineage_tokens(
-    ref: str | None, models: Mapping[str, StudyModel], training: Mapping[str, Mapping]
+    ref: str | None, models: Mapping[str, StudyModel], training: Mapping[str, TrainingMetrics]
 ) -> float | None:
     """Tokens the model ``ref`` and every model it descends from trained on (None if any is unknown)."""
     total = 0.0
     while ref is not None:
-        tokens = training.get(ref, {}).get("tokens")
-        if tokens is None:
+        if ref not in training:
             return None
-        total += float(tokens)
+        total += float(training[ref].tokens)
         ref = models[ref].source if ref in models else None
     return total
 
 
 def schedule_refusal(
-    scratch: StudyModel, adaptation: StudyModel, training: Mapping[str, Mapping]
+    scratch: StudyModel, adaptation: StudyModel, training: Mapping[str, TrainingMetrics]
 ) -> str | None:
     """Why the two curves' schedules make the comparison meaningless (None when they do not)."""
     for model, role in ((scratch, "the scratch cell"), (adaptation, "the adaptation")):
@@ -229,9 +227,9 @@ def schedule_refusal(
 def speed_up(
     adaptation: StudyModel,
     models: Mapping[str, StudyModel],
-    adapt_curve: Mapping[str, np.ndarray],
-    pretrain_curves: Mapping[str, Mapping[str, np.ndarray]],
-    training: Mapping[str, Mapping] | None = None,
+    adapt_curve: LossCurve,
+    pretrain_curves: Mapping[str, LossCurve],
+    training: Mapping[str, TrainingMetrics] | None = None,
 ) -> SpeedUp:
     """The speed-up of one adaptation.
 
@@ -240,44 +238,39 @@ def speed_up(
     for the schedules, the frozen warm-up tokens and the source's tokens.
     """
     training = training or {}
-    kind = adaptation_kind(models[adaptation.source], adaptation)
+    kind = adaptation_kind(models[str(adaptation.source)], adaptation)
     curve_tokens, final = _final_point(adapt_curve)
-    adapt_tokens = curve_tokens + float(training.get(adaptation.ref, {}).get("frozen_warmup_tokens", 0))
+    trained = training.get(adaptation.ref)
+    adapt_tokens = curve_tokens + float(trained.frozen_warmup_tokens if trained else 0)
     source_tokens = lineage_tokens(adaptation.source, models, training)
     target = from_scratch_target(adaptation, models, pretrain_curves, training)
-    base = {"adaptation": adaptation, "kind": kind, "adapt_tokens": adapt_tokens, "final_val_loss": final}
-    base["source_tokens"] = source_tokens
+    base = SpeedUp(adaptation, kind, None, adapt_tokens, final, source_tokens=source_tokens)
     if target is None:
         reason = f"no from-scratch {config_label(adaptation.arch, adaptation.objective)} cell in the study"
-        return SpeedUp(scratch=None, reason=reason, **base)
+        return replace(base, reason=reason)
     if adaptation.continued:
-        return SpeedUp(scratch=target.name, reason="not comparable: validated on its own corpus", **base)
+        return replace(base, scratch=target.name, reason="not comparable: validated on its own corpus")
     if not np.isfinite(final):
-        return SpeedUp(scratch=target.name, reason="no validation loss recorded", **base)
+        return replace(base, scratch=target.name, reason="no validation loss recorded")
     refusal = schedule_refusal(target, adaptation, training)
     if refusal is not None:
-        return SpeedUp(scratch=target.name, reason=refusal, **base)
+        return replace(base, scratch=target.name, reason=refusal)
     curve = pretrain_curves[target.name]
-    val = curve.get("val_loss", np.full_like(curve["tokens"], np.nan))
-    found = crossing(curve["tokens"], val, final)
-    total = float(np.nanmax(curve["tokens"]))
+    found = crossing(curve.tokens, curve.val_loss, final)
+    total = curve.total_tokens()
     if found is None:
-        return SpeedUp(scratch=target.name, scratch_total=total, **base)
+        return replace(base, scratch=target.name, scratch_total=total)
     needed, first = found
-    return SpeedUp(scratch=target.name, scratch_tokens=needed, scratch_total=total, first_point=first, **base)
+    return replace(base, scratch=target.name, scratch_tokens=needed, scratch_total=total, first_point=first)
 
 
-def training_metrics(metrics_root: Path, models: Mapping[str, StudyModel]) -> dict[str, dict]:
+def training_metrics(metrics_root: Path, models: Mapping[str, StudyModel]) -> dict[str, TrainingMetrics]:
     """``metrics/<stage>/<name>.json`` of every pretrain cell and adaptation that has one, by ref."""
     out = {}
-    for ref in models:
+    for ref, model in models.items():
         path = Path(metrics_root) / f"{ref}.json"
-        if not path.is_file():
-            continue
-        try:
-            out[ref] = json.loads(path.read_text())
-        except json.JSONDecodeError as err:
-            raise UserInputError(f"{path}: not valid JSON ({err})") from err
+        if path.is_file():
+            out[ref] = read_metrics(path, TrainingMetrics, f"dvc repro {model.stage}@{model.name}")
     return out
 
 

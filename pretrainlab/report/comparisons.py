@@ -6,8 +6,8 @@ A model is one run, or — for a pretrain cell when ``study.seeds`` is set — t
 (``<cell>-seed<N>``), resampled as seeds in a two-level bootstrap. Inputs, beside each
 ``metrics/evaluate/<model>.json``: ``<model>.items.parquet``
 (:mod:`pretrainlab.evaluation.item_results`). The report stops with a :class:`UserInputError` naming
-the model when that file is missing, when the json has no ``prompt_format``, or when two models were
-not asked the same tasks and items (a different world, task list or ``items_per_task``): paired
+the model when that file is missing, when its item counts differ from its metrics, or when two
+models were not asked the same tasks and items (a different world, task list or ``items_per_task``): paired
 comparisons need the same items.
 
 The bootstrap uses :data:`SAMPLES` replicates seeded with :data:`SEED` (the report has no params of
@@ -26,6 +26,7 @@ import numpy as np
 from pretrainlab.errors import UserInputError
 from pretrainlab.evaluation.item_results import TaskItems, items_file, read_item_table
 from pretrainlab.evaluation.paired import Difference, ItemBootstrap, ResolvingPower, resolving_power
+from pretrainlab.metrics_contract import EvaluationMetrics
 
 SAMPLES = 5000
 SEED = 0
@@ -118,7 +119,7 @@ def _check_same_items(model: str, path: Path, items: Mapping[str, TaskItems], re
 
 def load_comparisons(
     metrics_root: Path,
-    evaluations: Mapping[str, Mapping],
+    evaluations: Mapping[str, EvaluationMetrics],
     runs: Mapping[str, Sequence[str]] | None = None,
     *,
     samples: int = SAMPLES,
@@ -131,11 +132,6 @@ def load_comparisons(
     scores: dict[str, dict[str, np.ndarray]] = {}
     ref: tuple[str, dict[str, TaskItems]] | None = None
     for model, metrics in evaluations.items():
-        if "prompt_format" not in metrics:
-            raise UserInputError(
-                f"{folder / f'{model}.json'}: no `prompt_format` (written by an older evaluate stage); "
-                f"rerun `dvc repro evaluate@{model}`"
-            )
         per_run = []
         for run in [model, *runs.get(model, ())]:
             path = items_file(folder / f"{run}.json")
@@ -144,7 +140,7 @@ def load_comparisons(
                 ref = (run, items)
             _check_same_items(run, path, items, *ref)
             per_run.append(items)
-        counts = {t: int(e["n"]) for t, e in metrics.get("tasks", {}).items()}
+        counts = {t: e.n for t, e in metrics.tasks.items()}
         found = {t: len(items.keys) for t, items in per_run[0].items()}
         if counts != found:
             raise UserInputError(
@@ -160,6 +156,8 @@ def load_comparisons(
     return StudyComparisons(scores, chance, tasks, samples=samples, seed=seed)
 
 
-def _task_info(evaluations: Mapping[str, Mapping], items: Mapping[str, TaskItems]) -> dict[str, TaskInfo]:
-    entries = next(iter(evaluations.values())).get("tasks", {})
-    return {t: TaskInfo(str(entries[t]["cluster"]), bool(entries[t]["held_out"])) for t in items}
+def _task_info(
+    evaluations: Mapping[str, EvaluationMetrics], items: Mapping[str, TaskItems]
+) -> dict[str, TaskInfo]:
+    entries = next(iter(evaluations.values())).tasks
+    return {t: TaskInfo(entries[t].cluster, entries[t].held_out) for t in items}

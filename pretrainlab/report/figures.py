@@ -7,7 +7,6 @@ a temporary file and renamed, so a half-written figure never appears.
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,28 +19,8 @@ import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
 import numpy as np  # noqa: E402
 
 from pretrainlab.atomic import atomic_file  # noqa: E402
-from pretrainlab.errors import UserInputError  # noqa: E402
+from pretrainlab.metrics_contract import EvaluationMetrics, LossCurve  # noqa: E402
 from pretrainlab.report.adaptation_speedup import SpeedUp  # noqa: E402
-
-
-def read_loss_csv(path: Path) -> dict[str, np.ndarray]:
-    """Columns of a ``plots/<stage>/<name>.csv`` loss curve as float arrays (empty cells -> NaN)."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserInputError(f"{path}: loss curve file not found")
-    with open(path, newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = {"tokens", "train_loss"} - set(reader.fieldnames or ())
-        if missing:
-            raise UserInputError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
-        rows = list(reader)
-    columns = reader.fieldnames or []
-    return {
-        column: np.array(
-            [float(row[column]) if row.get(column) not in (None, "") else np.nan for row in rows]
-        )
-        for column in columns
-    }
 
 
 def _save(fig: plt.Figure, out_png: Path) -> Path:
@@ -51,36 +30,28 @@ def _save(fig: plt.Figure, out_png: Path) -> Path:
     return Path(out_png)
 
 
-def plot_loss_curves(csvs: Mapping[str, Path], out_png: Path) -> Path:
+def plot_loss_curves(curves: Mapping[str, LossCurve], out_png: Path) -> Path:
     """Train loss vs tokens seen, one line per cell, with its validation points as markers."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for i, (name, path) in enumerate(sorted(csvs.items())):
-        curve = read_loss_csv(path)
+    for i, (name, curve) in enumerate(sorted(curves.items())):
         color = f"C{i % 10}"
-        ax.plot(curve["tokens"], curve["train_loss"], color=color, linewidth=1.2, label=f"{name} (train)")
-        val = curve.get("val_loss")
-        if val is not None and np.isfinite(val).any():
-            seen = np.isfinite(val)
-            ax.plot(curve["tokens"][seen], val[seen], "o", color=color, markersize=4, label=f"{name} (val)")
+        ax.plot(curve.tokens, curve.train_loss, color=color, linewidth=1.2, label=f"{name} (train)")
+        tokens, val = curve.validation_points()
+        if val.size:
+            ax.plot(tokens, val, "o", color=color, markersize=4, label=f"{name} (val)")
     ax.set_xlabel("tokens seen")
     ax.set_ylabel("loss (nats/token)")
     ax.set_title("Pretraining loss (each objective's own loss)")
     ax.grid(alpha=0.3)
-    if csvs:
+    if curves:
         ax.legend(fontsize=7, ncol=2)
     return _save(fig, out_png)
 
 
-def _val_points(curve: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    val = curve.get("val_loss", np.full_like(curve["tokens"], np.nan))
-    seen = np.isfinite(val)
-    return curve["tokens"][seen], val[seen]
-
-
 def plot_adaptation_curves(
     speedups: list[SpeedUp],
-    adapt_curves: Mapping[str, Mapping[str, np.ndarray]],
-    pretrain_curves: Mapping[str, Mapping[str, np.ndarray]],
+    adapt_curves: Mapping[str, LossCurve],
+    pretrain_curves: Mapping[str, LossCurve],
     out_png: Path,
 ) -> Path:
     """One panel per adaptation: its validation loss against tokens spent adapting, the from-scratch
@@ -91,10 +62,10 @@ def plot_adaptation_curves(
     for ax in axes.flat[len(speedups) :]:
         ax.axis("off")
     for ax, s in zip(axes.flat, speedups, strict=False):
-        tokens, val = _val_points(adapt_curves[s.adaptation.name])
+        tokens, val = adapt_curves[s.adaptation.name].validation_points()
         ax.plot(tokens, val, "o-", color="C1", markersize=3, label=f"{s.adaptation.name} (adapted)")
         if s.scratch and not s.reason:
-            tokens, val = _val_points(pretrain_curves[s.scratch])
+            tokens, val = pretrain_curves[s.scratch].validation_points()
             ax.plot(tokens, val, "o-", color="C0", markersize=3, label=f"{s.scratch} (from scratch)")
             ax.axhline(
                 s.final_val_loss, color="C1", linestyle="--", linewidth=0.8, label="adapted final loss"
@@ -112,16 +83,16 @@ def plot_adaptation_curves(
     return _save(fig, out_png)
 
 
-def cluster_order(eval_metrics: Mapping[str, Mapping]) -> list[str]:
+def cluster_order(eval_metrics: Mapping[str, EvaluationMetrics]) -> list[str]:
     """Clusters found in the evaluation metrics: held-out ones first, each group alphabetical."""
     held: dict[str, bool] = {}
     for metrics in eval_metrics.values():
-        for cluster, entry in metrics.get("clusters", {}).items():
-            held[cluster] = bool(entry.get("held_out"))
+        for cluster, entry in metrics.clusters.items():
+            held[cluster] = entry.held_out
     return sorted(held, key=lambda c: (not held[c], c))
 
 
-def plot_cluster_bars(eval_metrics: Mapping[str, Mapping], out_png: Path) -> Path:
+def plot_cluster_bars(eval_metrics: Mapping[str, EvaluationMetrics], out_png: Path) -> Path:
     """Per-cluster accuracy, one bar per model, 95% CI error bars, random baseline as a black tick."""
     clusters = cluster_order(eval_metrics)
     names = list(eval_metrics)
@@ -130,10 +101,10 @@ def plot_cluster_bars(eval_metrics: Mapping[str, Mapping], out_png: Path) -> Pat
     width = 0.8 / max(len(names), 1)
     x = np.arange(len(clusters))
     for i, name in enumerate(names):
-        entries = [eval_metrics[name].get("clusters", {}).get(c) for c in clusters]
-        acc = np.array([e["accuracy"] if e else np.nan for e in entries])
-        lo = np.array([e["ci95"][0] if e else np.nan for e in entries])
-        hi = np.array([e["ci95"][1] if e else np.nan for e in entries])
+        entries = [eval_metrics[name].clusters.get(c) for c in clusters]
+        acc = np.array([e.accuracy if e else np.nan for e in entries])
+        lo = np.array([e.ci95[0] if e else np.nan for e in entries])
+        hi = np.array([e.ci95[1] if e else np.nan for e in entries])
         err = np.vstack([np.clip(acc - lo, 0, None), np.clip(hi - acc, 0, None)])
         ax.bar(
             x - 0.4 + (i + 0.5) * width,
@@ -146,13 +117,11 @@ def plot_cluster_bars(eval_metrics: Mapping[str, Mapping], out_png: Path) -> Pat
         )
     for j, cluster in enumerate(clusters):
         baselines = [
-            m["clusters"][cluster]["random_baseline"]
-            for m in eval_metrics.values()
-            if cluster in m.get("clusters", {})
+            m.clusters[cluster].random_baseline for m in eval_metrics.values() if cluster in m.clusters
         ]
-        label = "random baseline" if j == 0 else None
+        label = "random baseline" if j == 0 else "_nolegend_"
         ax.hlines(baselines[0], x[j] - 0.45, x[j] + 0.45, colors="black", linestyles="--", label=label)
-    held = {c for m in eval_metrics.values() for c, e in m.get("clusters", {}).items() if e.get("held_out")}
+    held = {c for m in eval_metrics.values() for c, e in m.clusters.items() if e.held_out}
     ax.set_xticks(x, [f"{c}\n(held out)" if c in held else c for c in clusters], fontsize=8)
     ax.set_ylabel("zero-shot accuracy (rank classification)")
     ax.set_ylim(0, 1)

@@ -9,13 +9,14 @@ import math
 from collections.abc import Mapping
 
 from pretrainlab.evaluation.paired import decide
+from pretrainlab.metrics_contract import EvaluationMetrics
 from pretrainlab.models.architectures import ARCHITECTURES
 from pretrainlab.report.comparisons import StudyComparisons
 from pretrainlab.report.significance import AboveRandom, describe
 
 
-def _encoder_decoder(arch: object) -> bool:
-    spec = ARCHITECTURES.get(arch) if isinstance(arch, str) else None
+def _encoder_decoder(arch: str) -> bool:
+    spec = ARCHITECTURES.get(arch)
     return spec is not None and spec.is_encoder_decoder
 
 
@@ -25,16 +26,19 @@ def _names(names: list[str]) -> str:
 
 
 def findings(
-    evaluated: Mapping[str, dict], held_out: list[str], marks: AboveRandom, comparisons: StudyComparisons
+    evaluated: Mapping[str, EvaluationMetrics],
+    held_out: list[str],
+    marks: AboveRandom,
+    comparisons: StudyComparisons,
 ) -> list[str]:
     """Plain-language sentences read off the numbers (no claim the paired tests do not support)."""
     out: list[str] = []
-    scored = {n: m["held_out"] for n, m in evaluated.items() if m.get("held_out")}
+    scored = {n: m.held_out for n, m in evaluated.items() if m.held_out is not None}
     tasks = comparisons.held(True)
     if not scored or not tasks:
         out.append("No held-out tasks were evaluated, so nothing here speaks to zero-shot generalisation.")
     else:
-        baseline = next(iter(scored.values()))["random_baseline"]
+        baseline = next(iter(scored.values())).random_baseline
         winners = [n for n in scored if marks.average(n, "held_out")]
         if winners:
             out.append(
@@ -57,14 +61,12 @@ def findings(
                 + f" ({describe(lead, compared=1)})."
             )
     for cluster in held_out:
-        winners = [
-            n for n, m in evaluated.items() if cluster in m.get("clusters", {}) and marks.cluster(n, cluster)
-        ]
+        winners = [n for n, m in evaluated.items() if cluster in m.clusters and marks.cluster(n, cluster)]
         out.append(
             f"Held-out cluster `{cluster}`: "
             + (f"{_names(winners)} above random." if winners else "no model is above random.")
         )
-    held_in = {n: m["held_in"] for n, m in evaluated.items() if m.get("held_in")}
+    held_in = [n for n, m in evaluated.items() if m.held_in is not None]
     if held_in:
         winners = [n for n in held_in if marks.average(n, "held_in")]
         out.append(
@@ -75,15 +77,17 @@ def findings(
                 else "no model is above random."
             )
         )
-    losses = {n: m["val_loss"] for n, m in evaluated.items() if isinstance(m.get("val_loss"), (int, float))}
     decoders = {
-        n: v for n, v in losses.items() if not _encoder_decoder(evaluated[n].get("arch")) and math.isfinite(v)
+        n: m.val_loss
+        for n, m in evaluated.items()
+        if m.val_loss is not None and math.isfinite(m.val_loss) and not _encoder_decoder(m.arch)
     }
     if decoders:
-        best = min(decoders, key=decoders.get)
+        lowest = min(decoders, key=lambda n: decoders[n])
+        bits = evaluated[lowest].bits_per_byte
         out.append(
-            f"Lowest next-token validation loss among decoders: `{best}` ({decoders[best]:.3f} nats/token, "
-            f"{evaluated[best].get('bits_per_byte', float('nan')):.3f} bits/byte). Validation loss measures "
+            f"Lowest next-token validation loss among decoders: `{lowest}` ({decoders[lowest]:.3f} nats/token, "
+            f"{float('nan') if bits is None else bits:.3f} bits/byte). Validation loss measures "
             "next-token prediction, which span-corruption models were not trained for; encoder-decoders are "
             "scored on the second half of each window only, so compare them among themselves."
         )

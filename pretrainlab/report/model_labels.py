@@ -1,7 +1,7 @@
 """Paper-style labels for a study's models and where each came from.
 
 Pretrain cells are roots; an adapt cell names its source in ``from`` (``pretrain/<cell>`` or
-``adapt/<name>``). Labels follow Wang et al. 2022: ``CD:FLM`` is a causal decoder trained with the
+``adapt/<name>``), read off the study's lineage graph (:mod:`pretrainlab.config.lineage`). Labels follow Wang et al. 2022: ``CD:FLM`` is a causal decoder trained with the
 full language-modelling objective; ``CD:FLM → ND:MLM`` is that model adapted to a non-causal decoder
 with span corruption (which the paper calls MLM).
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from pretrainlab.config.lineage import ModelNode, graph_errors
 from pretrainlab.errors import UserInputError
 from pretrainlab.models.architectures import ARCHITECTURES
 
@@ -51,50 +52,29 @@ class StudyModel:
         return self.ref.split("/", 1)[0]
 
 
-def study_models(
-    pretrain_cells: Mapping[str, Mapping], adapt_cells: Mapping[str, Mapping]
-) -> dict[str, StudyModel]:
-    """Every pretrain cell and adaptation by ref, pretrain cells first, each in params order."""
-    models = {
-        f"pretrain/{name}": StudyModel(
-            f"pretrain/{name}",
-            cell["arch"],
-            cell["objective"],
-            config_label(cell["arch"], cell["objective"]),
-            str(cell.get("model", "")),
-        )
-        for name, cell in pretrain_cells.items()
-    }
+def study_models(graph: Mapping[str, ModelNode]) -> dict[str, StudyModel]:
+    """Every pretrain cell and adaptation of the lineage graph by ref, in the graph's order (pretrain
+    cells first); a dangling source or a cycle is a :class:`UserInputError` naming its key."""
+    if errors := graph_errors(graph):
+        raise UserInputError(errors[0])
+    models: dict[str, StudyModel] = {}
 
-    def resolve(name: str, chain: tuple[str, ...]) -> StudyModel:
-        ref = f"adapt/{name}"
-        if ref in models:
-            return models[ref]
-        if ref in chain:
-            raise UserInputError(f"adapt.{name}.from: adaptation cycle {' -> '.join([*chain, ref])}")
-        cell = adapt_cells[name]
-        source_ref = cell["from"]
-        kind, source_name = source_ref.split("/", 1)
-        if source_ref in models:
-            source = models[source_ref]
-        elif kind == "adapt" and source_name in adapt_cells:
-            source = resolve(source_name, (*chain, ref))
+    def resolve(node: ModelNode) -> StudyModel:
+        if node.ref in models:
+            return models[node.ref]
+        own = config_label(node.arch, str(node.objective))
+        if node.parent is None:
+            label = own
         else:
-            raise UserInputError(f"adapt.{name}.from: no model {source_ref!r} in this study")
-        continued = bool(cell.get("sources"))
-        label = f"{source.label} → {config_label(cell['arch'], cell['objective'])}"
-        models[ref] = StudyModel(
-            ref,
-            cell["arch"],
-            cell["objective"],
-            label + (" (continued)" if continued else ""),
-            source.size,
-            source=source_ref,
-            continued=continued,
+            label = f"{resolve(graph[node.parent]).label} → {own}" + (
+                " (continued)" if node.continued else ""
+            )
+        models[node.ref] = StudyModel(
+            node.ref, node.arch, str(node.objective), label, node.size, node.parent, node.continued
         )
-        return models[ref]
+        return models[node.ref]
 
-    for name in adapt_cells:
-        resolve(name, ())
-    pretrain = {ref: m for ref, m in models.items() if m.stage == "pretrain"}
-    return pretrain | {f"adapt/{name}": models[f"adapt/{name}"] for name in adapt_cells}
+    trained = [node for node in graph.values() if node.stage in ("pretrain", "adapt")]
+    for node in trained:
+        resolve(node)
+    return {node.ref: models[node.ref] for node in trained}

@@ -6,15 +6,14 @@ how much a cell's number moves with the seed, which is what decides whether two 
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from scipy import stats
 
-from pretrainlab.config.replicates import replicate_name
-from pretrainlab.errors import UserInputError
+from pretrainlab.config.replicates import Replicate
+from pretrainlab.metrics_contract import EvaluationMetrics, read_metrics
 
 
 def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
@@ -31,14 +30,6 @@ def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float,
     return mean, mean - half, mean + half
 
 
-def _read(path: Path) -> dict:
-    if not path.is_file():
-        raise UserInputError(
-            f"{path}: missing (a replicate of study.seeds was not evaluated; run `dvc repro`)"
-        )
-    return json.loads(path.read_text())
-
-
 def seeds_table(
     metrics_root: Path, cells: Sequence[str], seeds: Sequence[int], primary_seed: int
 ) -> list[str]:
@@ -48,13 +39,20 @@ def seeds_table(
     header = "| Cell | Seeds | Held-out avg | Held-in avg | Val loss |"
     lines = [header, "|---|---|---|---|---|"]
     for cell in cells:
-        names = [cell] + [replicate_name(cell, s) for s in seeds]
-        runs = [_read(Path(metrics_root) / "evaluate" / f"{name}.json") for name in names]
+        stages = {cell: f"evaluate@{cell}"} | {
+            (r := Replicate(cell, s)).name: r.stage("evaluate") for s in seeds
+        }
+        runs = [
+            read_metrics(
+                Path(metrics_root) / "evaluate" / f"{name}.json", EvaluationMetrics, f"dvc repro {stage}"
+            )
+            for name, stage in stages.items()
+        ]
         cols = []
         for pick, scale, digits in (
-            (lambda r: (r.get("held_out") or {}).get("accuracy"), 100, 1),
-            (lambda r: (r.get("held_in") or {}).get("accuracy"), 100, 1),
-            (lambda r: r.get("val_loss"), 1, 3),
+            (lambda r: r.held_out.accuracy if r.held_out else None, 100, 1),
+            (lambda r: r.held_in.accuracy if r.held_in else None, 100, 1),
+            (lambda r: r.val_loss, 1, 3),
         ):
             values = [v for v in map(pick, runs) if v is not None]
             if not values:
@@ -68,9 +66,9 @@ def seeds_table(
 
 
 def seeds_section(
-    metrics_root: Path, cells: Mapping[str, object], seeds: Sequence[int], primary_seed: int
+    metrics_root: Path, cells: Sequence[str], seeds: Sequence[int], primary_seed: int
 ) -> list[str]:
-    table = seeds_table(metrics_root, list(cells), seeds, primary_seed)
+    table = seeds_table(metrics_root, cells, seeds, primary_seed)
     if not table:
         return []
     note = (

@@ -15,7 +15,9 @@ Inputs (paths are the public contract, README: "Artifacts"):
 * ``metrics/<stage>/<model>.json`` for adapted/finetuned models — read when present, for their
   parameter, token and FLOP counts (those of the stage that produced the model).
 
-A missing required file raises :class:`UserInputError` naming it, before anything is written.
+Every metrics file is read as its :mod:`pretrainlab.metrics_contract` record; a missing required
+file, or one that does not fit its record, raises :class:`UserInputError` naming it (and the key),
+before anything is written.
 Outputs in ``out_dir``: ``study.md``, ``loss_curves.png``, ``adaptation_curves.png``,
 ``cluster_bars.png`` (each atomic). Accuracies are shown in percent as ``point [CI low–high]``; a
 ``*`` marks an accuracy above the random baseline in a paired test against each item's chance rate,
@@ -25,16 +27,22 @@ paired tests too, and the report states the study's resolving power.
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from pretrainlab.atomic import atomic_file
-from pretrainlab.config.replicates import replicate_name
+from pretrainlab.config.lineage import ModelNode
+from pretrainlab.config.replicates import Replicate
 from pretrainlab.errors import UserInputError
+from pretrainlab.metrics_contract import (
+    Accuracy,
+    EvaluationMetrics,
+    LossCurve,
+    TrainingMetrics,
+    read_metrics,
+)
 from pretrainlab.report.adaptation_speedup import (
     SPEEDUP_DEFINITION,
     SpeedUp,
@@ -48,7 +56,6 @@ from pretrainlab.report.figures import (
     plot_adaptation_curves,
     plot_cluster_bars,
     plot_loss_curves,
-    read_loss_csv,
 )
 from pretrainlab.report.findings import findings
 from pretrainlab.report.markdown import accuracy_cell, markdown_table
@@ -66,17 +73,8 @@ from pretrainlab.report.table8 import table8_markdown, table8_rows
 from pretrainlab.report.task_table import task_table
 
 
-def _read_json(path: Path) -> dict:
-    if not path.is_file():
-        raise UserInputError(f"{path}: metrics file not found (has its stage run?)")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise UserInputError(f"{path}: not valid JSON ({err})") from err
-
-
 def _count(value: float | None) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+    if value is None or not math.isfinite(value):
         return "—"
     for scale, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
         if abs(value) >= scale:
@@ -92,61 +90,74 @@ def _num(value: float | None, digits: int = 3) -> str:
     return "—" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
 
 
+@dataclass(frozen=True)
+class StudyInputs:
+    """What the report reads, each file as its metrics-contract record."""
+
+    pretrain: dict[str, TrainingMetrics]  # pretrain cell -> metrics/pretrain/<cell>.json
+    evaluated: dict[str, EvaluationMetrics]  # evaluate.models, in order
+    evaluations: dict[str, EvaluationMetrics]  # evaluated + every finetune and finetune's source
+    training: dict[str, TrainingMetrics]  # evaluated model -> its training stage's metrics, when present
+    pretrain_curves: dict[str, LossCurve]
+    adapt_curves: dict[str, LossCurve]
+
+
+def _evaluation(metrics_root: Path, name: str, stage: str) -> EvaluationMetrics:
+    return read_metrics(metrics_root / "evaluate" / f"{name}.json", EvaluationMetrics, f"dvc repro {stage}")
+
+
 def _load_inputs(
-    metrics_root: Path, plots_root: Path, models: Mapping[str, str], pretrain_cells: Mapping[str, Mapping]
-) -> tuple[dict[str, dict], dict[str, dict], dict[str, dict], dict[str, Path]]:
-    pretrain = {cell: _read_json(metrics_root / "pretrain" / f"{cell}.json") for cell in pretrain_cells}
-    curves = {cell: plots_root / "pretrain" / f"{cell}.csv" for cell in pretrain_cells}
-    for path in curves.values():
-        if not path.is_file():
-            raise UserInputError(f"{path}: loss curve file not found (has its stage run?)")
-    evaluated = {name: _read_json(metrics_root / "evaluate" / f"{name}.json") for name in models}
-    training: dict[str, dict] = {}
+    metrics_root: Path, plots_root: Path, models: Mapping[str, str], graph: Mapping[str, ModelNode]
+) -> StudyInputs:
+    nodes = list(graph.values())
+    pretrain = {
+        n.name: read_metrics(metrics_root / f"{n.ref}.json", TrainingMetrics, f"dvc repro pretrain@{n.name}")
+        for n in nodes
+        if n.stage == "pretrain"
+    }
+    pretrain_curves = {n: LossCurve.read(plots_root / "pretrain" / f"{n}.csv") for n in pretrain}
+    evaluated = {name: _evaluation(metrics_root, name, f"evaluate@{name}") for name in models}
+    training: dict[str, TrainingMetrics] = {}
     for name, stage in models.items():
         path = metrics_root / stage / f"{name}.json"
-        if stage == "pretrain":
-            training[name] = pretrain.get(name) or _read_json(path)
-        elif path.is_file():
-            training[name] = _read_json(path)
-    return pretrain, evaluated, training, curves
-
-
-def _load_lineage_inputs(
-    metrics_root: Path,
-    plots_root: Path,
-    evaluated: Mapping[str, dict],
-    adapt_cells: Mapping[str, Mapping],
-    finetune_cells: Mapping[str, Mapping],
-) -> tuple[dict[str, dict], dict[str, dict[str, np.ndarray]]]:
-    """Evaluations of every finetune and its source (beside ``evaluated``), and each adaptation's curve."""
+        if stage == "pretrain" and name in pretrain:
+            training[name] = pretrain[name]
+        elif stage == "pretrain" or path.is_file():
+            training[name] = read_metrics(path, TrainingMetrics, f"dvc repro {stage}@{name}")
     adapt_curves = {}
-    for name in adapt_cells:
-        path = plots_root / "adapt" / f"{name}.csv"
-        if not path.is_file():
-            raise UserInputError(
-                f"{path}: loss curve of adaptation {name!r} not found (has adapt@{name} run?)"
-            )
-        adapt_curves[name] = read_loss_csv(path)
+    for node in nodes:
+        if node.stage == "adapt":
+            path = plots_root / "adapt" / f"{node.name}.csv"
+            if not path.is_file():
+                raise UserInputError(
+                    f"{path}: loss curve of adaptation {node.name!r} not found (has adapt@{node.name} run?)"
+                )
+            adapt_curves[node.name] = LossCurve.read(path)
     evaluations = dict(evaluated)
-    for name, cell in finetune_cells.items():
-        source = cell["from"].split("/", 1)[1]
-        for model, role in ((source, f"the source of finetune {name!r}"), (name, f"finetune {name!r}")):
-            path = metrics_root / "evaluate" / f"{model}.json"
-            if model in evaluations:
+    for node in nodes:
+        if node.stage != "finetune" or node.parent is None:
+            continue
+        source = graph[node.parent]
+        for model, role in (
+            (source, f"the source of finetune {node.name!r}"),
+            (node, f"finetune {node.name!r}"),
+        ):
+            path = metrics_root / "evaluate" / f"{model.name}.json"
+            if model.name in evaluations:
                 continue
             if not path.is_file():
                 raise UserInputError(
-                    f"{path}: evaluation metrics of {model!r} ({role}) not found; the Table-8 analogue "
-                    f"needs them: list {model!r} under evaluate.models and run its evaluate stage"
+                    f"{path}: evaluation metrics of {model.name!r} ({role}) not found; the Table-8 analogue "
+                    f"needs them: list {model.name!r} under evaluate.models and run its evaluate stage"
                 )
-            evaluations[model] = _read_json(path)
-    return evaluations, adapt_curves
+            evaluations[model.name] = _evaluation(metrics_root, model.name, f"evaluate@{model.name}")
+    return StudyInputs(pretrain, evaluated, evaluations, training, pretrain_curves, adapt_curves)
 
 
 def _main_table(
     models: Mapping[str, str],
-    evaluated: Mapping[str, dict],
-    training: Mapping[str, dict],
+    evaluated: Mapping[str, EvaluationMetrics],
+    training: Mapping[str, TrainingMetrics],
     held_out: list[str],
     marks: AboveRandom,
 ) -> list[str]:
@@ -155,84 +166,86 @@ def _main_table(
     header += [f"{c} (held out)" for c in held_out] + ["Held-out avg", "Held-in avg"]
     rows = []
     for name, stage in models.items():
-        ev, tr = evaluated[name], training.get(name, {})
-        arch, objective = ev.get("arch", tr.get("arch", "")), ev.get("objective", tr.get("objective", ""))
+        ev, tr = evaluated[name], training.get(name)
         rows.append(
             [
                 f"`{name}`",
                 stage,
-                ARCH_SHORT.get(arch, arch),
-                OBJECTIVE_SHORT.get(objective, objective),
-                f"`{ev['prompt_format']}`",
-                _count(tr.get("parameters")),
-                _count(tr.get("tokens")),
-                _flops(tr.get("flops")),
-                _num(ev.get("val_loss")),
-                _num(ev.get("bits_per_byte")),
-                *[accuracy_cell(ev.get("clusters", {}).get(c), marks.cluster(name, c)) for c in held_out],
-                accuracy_cell(ev.get("held_out"), marks.average(name, "held_out")),
-                accuracy_cell(ev.get("held_in"), marks.average(name, "held_in")),
+                ARCH_SHORT.get(ev.arch, ev.arch),
+                OBJECTIVE_SHORT.get(ev.objective, ev.objective),
+                f"`{ev.prompt_format}`",
+                _count(tr.parameters if tr else None),
+                _count(tr.tokens if tr else None),
+                _flops(tr.flops if tr else None),
+                _num(ev.val_loss),
+                _num(ev.bits_per_byte),
+                *[accuracy_cell(ev.clusters.get(c), marks.cluster(name, c)) for c in held_out],
+                accuracy_cell(ev.held_out, marks.average(name, "held_out")),
+                accuracy_cell(ev.held_in, marks.average(name, "held_in")),
             ]
         )
     rows.append(["**random baseline**", *["—"] * 9, *_baselines(evaluated, held_out)])
     return markdown_table(header, rows)
 
 
-def _baseline_of(evaluated: Mapping[str, dict], get) -> str:
+def _baseline_of(
+    evaluated: Mapping[str, EvaluationMetrics], get: Callable[[EvaluationMetrics], Accuracy | None]
+) -> str:
     for metrics in evaluated.values():
         entry = get(metrics)
-        if entry:
-            return f"{100 * entry['random_baseline']:.1f}"
+        if entry is not None:
+            return f"{100 * entry.random_baseline:.1f}"
     return "—"
 
 
-def _baselines(evaluated: Mapping[str, dict], held_out: list[str]) -> list[str]:
-    cells = [_baseline_of(evaluated, lambda m, c=c: m.get("clusters", {}).get(c)) for c in held_out]
-    return cells + [
-        _baseline_of(evaluated, lambda m: m.get("held_out")),
-        _baseline_of(evaluated, lambda m: m.get("held_in")),
+def _cluster_baselines(evaluated: Mapping[str, EvaluationMetrics], clusters: list[str]) -> list[str]:
+    return [_baseline_of(evaluated, lambda m, c=c: m.clusters.get(c)) for c in clusters]  # type: ignore[misc]
+
+
+def _baselines(evaluated: Mapping[str, EvaluationMetrics], held_out: list[str]) -> list[str]:
+    return _cluster_baselines(evaluated, held_out) + [
+        _baseline_of(evaluated, lambda m: m.held_out),
+        _baseline_of(evaluated, lambda m: m.held_in),
     ]
 
 
-def _pretrain_table(pretrain_cells: Mapping[str, Mapping], pretrain: Mapping[str, dict]) -> list[str]:
+def _pretrain_table(graph: Mapping[str, ModelNode], pretrain: Mapping[str, TrainingMetrics]) -> list[str]:
     header = ["Cell", "Arch", "Objective", "Size", "Params", "Non-emb.", "Tokens", "Padded positions"]
     header += ["FLOPs", "Steps", "Train loss", "Val loss", "Tokens/s"]
     rows = []
-    for cell, spec in pretrain_cells.items():
-        m = pretrain[cell]
-        arch, objective = m.get("arch", spec.get("arch", "")), m.get("objective", spec.get("objective", ""))
+    for node in graph.values():
+        if node.stage != "pretrain":
+            continue
+        m = pretrain[node.name]
         rows.append(
             [
-                f"`{cell}`",
-                ARCH_SHORT.get(arch, arch),
-                OBJECTIVE_SHORT.get(objective, objective),
-                str(spec.get("model", "")),
-                _count(m.get("parameters")),
-                _count(m.get("non_embedding_parameters")),
-                _count(m.get("tokens")),
-                _count(m.get("padded_positions")),
-                _flops(m.get("flops")),
-                str(m.get("steps", "—")),
-                _num(m.get("train_loss")),
-                _num(m.get("val_loss")),
-                _count(m.get("tokens_per_second")),
+                f"`{node.name}`",
+                ARCH_SHORT.get(m.arch, m.arch),
+                OBJECTIVE_SHORT.get(m.objective, m.objective),
+                node.size,
+                _count(m.parameters),
+                _count(m.non_embedding_parameters),
+                _count(m.tokens),
+                _count(m.padded_positions),
+                _flops(m.flops),
+                str(m.steps),
+                _num(m.train_loss),
+                _num(m.val_loss),
+                _count(m.tokens_per_second),
             ]
         )
     return markdown_table(header, rows)
 
 
-def _cluster_table(evaluated: Mapping[str, dict], clusters: list[str], marks: AboveRandom) -> list[str]:
+def _cluster_table(
+    evaluated: Mapping[str, EvaluationMetrics], clusters: list[str], marks: AboveRandom
+) -> list[str]:
     header = ["Model", *clusters]
     rows = [
-        [f"`{n}`", *[accuracy_cell(m.get("clusters", {}).get(c), marks.cluster(n, c)) for c in clusters]]
+        [f"`{n}`", *[accuracy_cell(m.clusters.get(c), marks.cluster(n, c)) for c in clusters]]
         for n, m in evaluated.items()
     ]
-    rows.append(
-        [
-            "**random baseline**",
-            *[_baseline_of(evaluated, lambda m, c=c: m.get("clusters", {}).get(c)) for c in clusters],
-        ]
-    )
+    rows.append(["**random baseline**", *_cluster_baselines(evaluated, clusters)])
     return markdown_table(header, rows)
 
 
@@ -258,47 +271,45 @@ def build_report(
     *,
     title: str,
     models: Mapping[str, str],
-    pretrain_cells: Mapping[str, Mapping],
-    adapt_cells: Mapping[str, Mapping] | None = None,
-    finetune_cells: Mapping[str, Mapping] | None = None,
+    graph: Mapping[str, ModelNode],
     seeds: Sequence[int] = (),
     primary_seed: int = 0,
 ) -> Path:
     """Write ``out_dir/study.md`` (+ its PNG figures) from the study's metrics; returns the md path.
 
-    Cells are the params sections as plain mappings; adapt and finetune cells carry their source
-    under ``from`` (``pretrain/<cell>`` or ``adapt/<name>``).
+    ``models`` are ``evaluate.models`` (name -> the stage that made it); ``graph`` is the study's
+    lineage (:func:`pretrainlab.config.lineage.lineage_graph`): every pretrain cell, adaptation and
+    finetune with its source; ``seeds`` are ``study.seeds`` (the replicates of every pretrain cell).
     """
     metrics_root, plots_root, out_dir = Path(metrics_root), Path(plots_root), Path(out_dir)
-    adapt_cells, finetune_cells = adapt_cells or {}, finetune_cells or {}
-    lineage = study_models(pretrain_cells, adapt_cells)
-    for name, cell in finetune_cells.items():
-        if cell["from"] not in lineage:
-            raise UserInputError(f"finetune.{name}.from: no model {cell['from']!r} in this study")
-    pretrain, evaluated, training, curves = _load_inputs(metrics_root, plots_root, models, pretrain_cells)
-    evaluations, adapt_curves = _load_lineage_inputs(
-        metrics_root, plots_root, evaluated, adapt_cells, finetune_cells
-    )
-    replicates = {m: [replicate_name(m, s) for s in seeds] for m in evaluations if m in pretrain_cells}
+    lineage = study_models(graph)
+    for node in graph.values():
+        if node.stage == "finetune" and node.parent not in lineage:
+            raise UserInputError(f"finetune.{node.name}.from: no model {node.parent!r} in this study")
+    inputs = _load_inputs(metrics_root, plots_root, models, graph)
+    evaluated, evaluations = inputs.evaluated, inputs.evaluations
+    cells = [n.name for n in graph.values() if n.stage == "pretrain"]
+    replicates = {m: [Replicate(m, s).name for s in seeds] for m in evaluations if m in cells}
     comparisons = load_comparisons(metrics_root, evaluations, replicates) if evaluations else None
     marks = above_random_marks(comparisons, list(evaluations)) if comparisons else NO_MARKS
-    pretrain_curves = {cell: read_loss_csv(path) for cell, path in curves.items()}
     trained = training_metrics(metrics_root, lineage)
     speedups = [
-        speed_up(m, lineage, adapt_curves[m.name], pretrain_curves, trained)
+        speed_up(m, lineage, inputs.adapt_curves[m.name], inputs.pretrain_curves, trained)
         for m in lineage.values()
         if m.stage == "adapt"
     ]
-    rows = table8_rows(lineage, finetune_cells, evaluations)
+    rows = table8_rows(lineage, graph, evaluations)
     clusters = cluster_order(evaluated)
-    held_flags = {c: e["held_out"] for m in evaluated.values() for c, e in m.get("clusters", {}).items()}
+    held_flags = {c: e.held_out for m in evaluated.values() for c, e in m.clusters.items()}
     held_out = [c for c in clusters if held_flags[c]]
     held_in = [c for c in clusters if not held_flags[c]]
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    plot_loss_curves(curves, out_dir / "loss_curves.png")
-    if adapt_cells:
-        plot_adaptation_curves(speedups, adapt_curves, pretrain_curves, out_dir / "adaptation_curves.png")
+    plot_loss_curves(inputs.pretrain_curves, out_dir / "loss_curves.png")
+    if inputs.adapt_curves:
+        plot_adaptation_curves(
+            speedups, inputs.adapt_curves, inputs.pretrain_curves, out_dir / "adaptation_curves.png"
+        )
     if evaluated:
         plot_cluster_bars(evaluated, out_dir / "cluster_bars.png")
 
@@ -332,13 +343,13 @@ def build_report(
         if evaluated and comparisons
         else ["- Nothing evaluated yet."]
     )
-    lines += ["", *_adaptation_section(speedups, bool(adapt_cells)), "## Models", ""]
+    lines += ["", *_adaptation_section(speedups, bool(inputs.adapt_curves)), "## Models", ""]
     if models:
-        lines += _main_table(models, evaluated, training, held_out, marks) + [""]
+        lines += _main_table(models, evaluated, inputs.training, held_out, marks) + [""]
     else:
         lines += ["No models were evaluated (`evaluate.models` is empty).", ""]
-    lines += seeds_section(metrics_root, pretrain_cells, seeds, primary_seed)
-    lines += ["## Pretraining", "", *_pretrain_table(pretrain_cells, pretrain), ""]
+    lines += seeds_section(metrics_root, cells, seeds, primary_seed)
+    lines += ["## Pretraining", "", *_pretrain_table(graph, inputs.pretrain), ""]
     lines += ["![Pretraining loss curves](loss_curves.png)", ""]
     if evaluated:
         lines += ["## Clusters", "", "Held-out clusters first.", ""]
@@ -356,9 +367,9 @@ def build_report(
     return path
 
 
-def _lm_eval_section(evaluated: Mapping[str, dict]) -> list[str]:
+def _lm_eval_section(evaluated: Mapping[str, EvaluationMetrics]) -> list[str]:
     """lm-evaluation-harness accuracies (``acc`` ± stderr), for the models that ran it."""
-    ran = {name: m["lm_eval"] for name, m in evaluated.items() if m.get("lm_eval")}
+    ran = {name: m.lm_eval for name, m in evaluated.items() if m.lm_eval}
     if not ran:
         return []
     tasks = sorted({task for results in ran.values() for task in results})

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from pretrainlab.config.lineage import ModelNode
+from pretrainlab.metrics_contract import EvaluationMetrics, MeanAccuracy
 from pretrainlab.report.markdown import accuracy_cell, markdown_table
 from pretrainlab.report.model_labels import StudyModel
 from pretrainlab.report.significance import AboveRandom
@@ -34,15 +36,15 @@ PAPER_RANDOM = (32.9, 41.7)
 @dataclass(frozen=True)
 class Table8Row:
     model: StudyModel
-    pretrained: Mapping | None  # the model's own held-out entry; None: not evaluated
+    pretrained: MeanAccuracy | None  # the model's own held-out entry; None: not evaluated
     mtf_model: str | None = None  # the finetune cell made from this model
-    mtf: Mapping | None = None  # its held-out entry
+    mtf: MeanAccuracy | None = None  # its held-out entry
 
 
 def table8_rows(
     models: Mapping[str, StudyModel],
-    finetune_cells: Mapping[str, Mapping],
-    evaluations: Mapping[str, Mapping],
+    graph: Mapping[str, ModelNode],
+    evaluations: Mapping[str, EvaluationMetrics],
 ) -> list[Table8Row]:
     """One row per (model, finetune of it), a model without a finetune getting one row of its own.
 
@@ -50,13 +52,15 @@ def table8_rows(
     finetune's source (the caller checks), other models may be missing (shown as not evaluated).
     """
     finetunes: dict[str, list[str]] = {}
-    for name, cell in finetune_cells.items():
-        finetunes.setdefault(cell["from"], []).append(name)
+    for node in graph.values():
+        if node.stage == "finetune" and node.parent is not None:
+            finetunes.setdefault(node.parent, []).append(node.name)
     rows = []
     for ref, model in models.items():
-        own = evaluations.get(model.name, {}).get("held_out")
-        for finetune in finetunes.get(ref) or [None]:
-            mtf = evaluations[finetune].get("held_out") if finetune else None
+        own = evaluations[model.name].held_out if model.name in evaluations else None
+        made: list[str | None] = [*finetunes.get(ref, [])] or [None]
+        for finetune in made:
+            mtf = evaluations[finetune].held_out if finetune else None
             rows.append(Table8Row(model, own, finetune, mtf))
     return rows
 
@@ -68,8 +72,8 @@ def _paper(scores: tuple[float, float] | None) -> str:
 def _random_baseline(rows: list[Table8Row]) -> str:
     for row in rows:
         for entry in (row.pretrained, row.mtf):
-            if entry:
-                return f"{100 * entry['random_baseline']:.1f}"
+            if entry is not None:
+                return f"{100 * entry.random_baseline:.1f}"
     return "—"
 
 
@@ -92,7 +96,7 @@ def table8_markdown(rows: list[Table8Row], held_out: list[str], marks: AboveRand
                 row.model.label,
                 (
                     accuracy_cell(row.pretrained, marks.average(row.model.name, "held_out"))
-                    if row.pretrained
+                    if row.pretrained is not None
                     else "not evaluated"
                 ),
                 accuracy_cell(row.mtf, bool(row.mtf_model) and marks.average(str(row.mtf_model), "held_out")),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from pretrainlab.metrics_contract import EvaluationMetrics, TaskAccuracy
 from pretrainlab.report.markdown import markdown_table
 from pretrainlab.report.significance import AboveRandom
 
@@ -17,35 +18,35 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f}"
 
 
-def task_table(evaluated: Mapping[str, dict], marks: AboveRandom) -> list[str]:
+def task_table(evaluated: Mapping[str, EvaluationMetrics], marks: AboveRandom) -> list[str]:
     """Markdown lines: the table (held-out tasks first), then a sentence naming the flagged tasks."""
-    tasks: dict[str, dict] = {}
+    tasks: dict[str, TaskAccuracy] = {}
     for metrics in evaluated.values():
-        for task, entry in metrics.get("tasks", {}).items():
+        for task, entry in metrics.tasks.items():
             tasks.setdefault(task, entry)
-    order = sorted(tasks, key=lambda t: (not tasks[t]["held_out"], tasks[t]["cluster"], t))
+    order = sorted(tasks, key=lambda t: (not tasks[t].held_out, tasks[t].cluster, t))
     header = ["Task", "Cluster", "Held out", "n", "Chance", "Majority", "Shortcut"]
     header += [f"`{n}`" for n in evaluated]
     rows, flagged = [], []
     for task in order:
         info = tasks[task]
-        reference = info.get("reference", {})
-        if reference.get("flagged"):
-            flagged.append(f"`{task}` ({', '.join(reference['flagged'])})")
+        reference = info.reference
+        if reference is not None and reference.flagged:
+            flagged.append(f"`{task}` ({', '.join(reference.flagged)})")
         cells = []
         for name, metrics in evaluated.items():
-            entry = metrics.get("tasks", {}).get(task)
+            scored = metrics.tasks.get(task)
             star = "*" if marks.task(name, task) else ""
-            cells.append("—" if not entry else f"{100 * entry['accuracy']:.1f}{star}")
+            cells.append("—" if scored is None else f"{100 * scored.accuracy:.1f}{star}")
         rows.append(
             [
-                f"{task} ⚠" if reference.get("flagged") else task,
-                info["cluster"],
-                "yes" if info["held_out"] else "no",
-                str(info["n"]),
-                _pct(info["random_baseline"]),
-                _pct(reference.get("majority")),
-                _pct(reference.get("shortcut")),
+                f"{task} ⚠" if reference is not None and reference.flagged else task,
+                info.cluster,
+                "yes" if info.held_out else "no",
+                str(info.n),
+                _pct(info.random_baseline),
+                _pct(reference.majority if reference else None),
+                _pct(reference.shortcut if reference else None),
                 *cells,
             ]
         )

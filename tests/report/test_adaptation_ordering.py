@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from pretrainlab.report.adaptation_speedup import speed_up
 from pretrainlab.report.model_labels import study_models
 from pretrainlab.report.orderings import adaptation_ordering
+from tests.report.records import curve, graph, training
 
 PRETRAIN = {
     "cd-flm": {"arch": "causal_decoder", "objective": "full_lm", "model": "tiny"},
@@ -19,13 +19,10 @@ ADAPT = {
     "nc-a": {"from": "pretrain/cd-flm", "arch": "noncausal_decoder", "objective": "span_corruption"},
     "ul2-to-flm": {"from": "pretrain/nd-ul2", "arch": "causal_decoder", "objective": "full_lm"},
 }
-MODELS = study_models(PRETRAIN, ADAPT)
-TRAINING = {ref: {"lr_schedule": "inverse_sqrt", "tokens": 3000} for ref in MODELS}
-ADAPTED = {"tokens": np.array([500.0, 1000.0]), "val_loss": np.array([4.2, 3.5])}  # 3.5 after 1000 tokens
-
-
-def _curve(tokens, val):
-    return {"tokens": np.array(tokens, dtype=float), "val_loss": np.array(val, dtype=float)}
+MODELS = study_models(graph(PRETRAIN, ADAPT))
+TRAINING = {ref: training(lr_schedule="inverse_sqrt", tokens=3000) for ref in MODELS}
+ADAPTED = curve([500.0, 1000.0], [4.2, 3.5])  # 3.5 after 1000 tokens
+_curve = curve
 
 
 def _speedups(cd_flm, nd_mlm, training=TRAINING, names=("lm-a", "nc-a")):
@@ -71,7 +68,7 @@ def test_first_point_crossing_is_an_upper_bound_and_decides_only_below_one():
 
 
 def test_cosine_scratch_curves_leave_it_unresolved_with_the_reason():
-    cosine = {ref: m | {"lr_schedule": "cosine"} for ref, m in TRAINING.items()}
+    cosine = {ref: m.model_copy(update={"lr_schedule": "cosine"}) for ref, m in TRAINING.items()}
     ordering = adaptation_ordering(_speedups(CROSSES_AT_2500, CROSSES_AT_2500, cosine))
     assert ordering.verdict == "unresolved"
     assert "not comparable: the scratch cell `cd-flm` uses a cosine schedule" in ordering.detail

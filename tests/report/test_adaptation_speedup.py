@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 
@@ -10,6 +12,7 @@ from pretrainlab.report.adaptation_speedup import (
     training_metrics,
 )
 from pretrainlab.report.model_labels import study_models
+from tests.report.records import curve, graph, training
 
 PRETRAIN = {
     "cd-flm": {"arch": "causal_decoder", "objective": "full_lm", "model": "tiny"},
@@ -27,17 +30,18 @@ ADAPT = {
 }
 
 
-def _curve(tokens, val):
-    return {"tokens": np.array(tokens, dtype=float), "val_loss": np.array(val, dtype=float)}
-
-
+_curve = curve
 ADAPTED = _curve([500, 1000], [4.2, 3.5])  # ends at val loss 3.5 after 1000 tokens of adapting
 
 
-def _training(scratch="inverse_sqrt", adapt="constant"):
+def _models(pretrain=PRETRAIN, adapt=ADAPT):
+    return study_models(graph(pretrain, adapt))
+
+
+def _training(scratch="inverse_sqrt", adapt="constant", **adapt_values):
     """Training metrics by ref, as metrics/<stage>/<name>.json hold them."""
-    out = {f"pretrain/{c}": {"lr_schedule": scratch, "tokens": 5000} for c in PRETRAIN}
-    return out | {f"adapt/{a}": {"lr_schedule": adapt, "tokens": 1000} for a in ADAPT}
+    out = {f"pretrain/{c}": training(lr_schedule=scratch, tokens=5000) for c in PRETRAIN}
+    return out | {f"adapt/{a}": training(lr_schedule=adapt, tokens=1000, **adapt_values) for a in ADAPT}
 
 
 def test_tokens_to_reach_interpolates_and_skips_steps_without_validation():
@@ -47,7 +51,7 @@ def test_tokens_to_reach_interpolates_and_skips_steps_without_validation():
 
 
 def test_speed_up_is_from_scratch_tokens_to_the_adapted_loss_over_adaptation_tokens():
-    models = study_models(PRETRAIN, ADAPT)
+    models = _models()
     scratch = {"cd-flm": _curve([1000, 2000, 3000], [5.0, 4.0, 3.0])}
     s = speed_up(models["adapt/lm-a"], models, ADAPTED, scratch, _training())
     # 3.5 is halfway between 4.0 (2000 tokens) and 3.0 (3000 tokens): 2500 tokens / 1000 = 2.5x.
@@ -58,7 +62,7 @@ def test_speed_up_is_from_scratch_tokens_to_the_adapted_loss_over_adaptation_tok
 
 
 def test_crossing_at_the_first_evaluation_is_an_upper_bound():
-    models = study_models(PRETRAIN, ADAPT)
+    models = _models()
     scratch = {"cd-flm": _curve([800, 1600], [3.4, 3.0])}  # already below 3.5 at 800 tokens
     s = speed_up(models["adapt/lm-a"], models, ADAPTED, scratch, _training())
     assert s.factor is None and s.upper_bound == pytest.approx(0.8)
@@ -66,7 +70,7 @@ def test_crossing_at_the_first_evaluation_is_an_upper_bound():
 
 
 def test_from_scratch_cell_that_never_reaches_the_adapted_loss_is_not_measured():
-    models = study_models(PRETRAIN, ADAPT)
+    models = _models()
     scratch = {"cd-flm": _curve([1000, 2000, 3000], [5.0, 4.5, 4.0])}
     s = speed_up(models["adapt/lm-a"], models, ADAPTED, scratch, _training())
     assert s.factor is None and s.upper_bound is None and s.lower_bound == pytest.approx(3.0)
@@ -74,7 +78,7 @@ def test_from_scratch_cell_that_never_reaches_the_adapted_loss_is_not_measured()
 
 
 def test_cosine_scratch_curve_is_refused_with_the_reason():
-    models = study_models(PRETRAIN, ADAPT)
+    models = _models()
     scratch = {"cd-flm": _curve([1000, 2000, 3000], [5.0, 4.0, 3.0])}  # would cross at 2500
     s = speed_up(models["adapt/lm-a"], models, ADAPTED, scratch, _training(scratch="cosine"))
     assert s.factor is None and s.upper_bound is None and s.lower_bound is None
@@ -87,10 +91,9 @@ def test_cosine_scratch_curve_is_refused_with_the_reason():
 
 
 def test_frozen_warmup_tokens_count_as_adaptation_tokens():
-    models = study_models(PRETRAIN, ADAPT)
+    models = _models()
     scratch = {"cd-flm": _curve([1000, 2000, 3000], [5.0, 4.0, 3.0])}
-    training = _training()
-    training["adapt/lm-a"]["frozen_warmup_tokens"] = 250
+    training = _training(frozen_warmup_tokens=250)
     s = speed_up(models["adapt/lm-a"], models, ADAPTED, scratch, training)
     assert s.adapt_tokens == 1250 and s.factor == pytest.approx(2500 / 1250)
 
@@ -100,20 +103,20 @@ def test_the_longest_comparable_scratch_cell_is_the_reference():
         "cd-flm-long": {"arch": "causal_decoder", "objective": "full_lm", "model": "tiny"},
         "cd-flm-cos": {"arch": "causal_decoder", "objective": "full_lm", "model": "tiny"},
     }
-    models = study_models(cells, ADAPT)
+    models = _models(cells)
     curves = {
         "cd-flm": _curve([1000, 2000], [5.0, 4.0]),
         "cd-flm-long": _curve([1000, 2000, 3000, 4000], [5.0, 4.0, 3.0, 2.5]),
         "cd-flm-cos": _curve([2000, 4000, 8000], [5.0, 4.0, 2.0]),
     }
-    training = _training() | {"pretrain/cd-flm-long": {"lr_schedule": "inverse_sqrt"}}
-    training["pretrain/cd-flm-cos"] = {"lr_schedule": "cosine"}
+    training = _training() | {"pretrain/cd-flm-long": _training()["pretrain/cd-flm"]}
+    training["pretrain/cd-flm-cos"] = _training(scratch="cosine")["pretrain/cd-flm"]
     s = speed_up(models["adapt/lm-a"], models, ADAPTED, curves, training)
     assert s.scratch == "cd-flm-long" and s.factor == pytest.approx(2.5)
 
 
 def test_no_from_scratch_target_or_another_corpus_is_said_plainly():
-    models = study_models(PRETRAIN, ADAPT)
+    models = _models()
     scratch = {"cd-flm": _curve([1000], [5.0])}
     to_ed = speed_up(models["adapt/to-ed"], models, ADAPTED, scratch, _training())
     assert to_ed.kind == "decoder → ED (CD:FLM → ED:PLM)" and to_ed.paper is None
@@ -126,13 +129,11 @@ def test_no_from_scratch_target_or_another_corpus_is_said_plainly():
 def test_ul2_source_gets_its_own_label_and_no_paper_factor():
     cells = PRETRAIN | {"nd-ul2": {"arch": "noncausal_decoder", "objective": "ul2", "model": "tiny"}}
     adapt = {"ul2-to-flm": {"from": "pretrain/nd-ul2", "arch": "causal_decoder", "objective": "full_lm"}}
-    models = study_models(cells, adapt)
-    training = {
-        "pretrain/cd-flm": {"lr_schedule": "constant"},
-        "adapt/ul2-to-flm": {"lr_schedule": "constant"},
-    }
+    models = _models(cells, adapt)
+    training_by_ref = {ref: _training(scratch="constant")["pretrain/cd-flm"] for ref in models}
+
     scratch = {"cd-flm": _curve([1000, 2000, 3000], [5.0, 4.0, 3.0])}
-    s = speed_up(models["adapt/ul2-to-flm"], models, ADAPTED, scratch, training)
+    s = speed_up(models["adapt/ul2-to-flm"], models, ADAPTED, scratch, training_by_ref)
     assert s.kind == "ND:UL2 → CD:FLM" and s.paper is None
     assert s.factor == pytest.approx(2.5)  # measured, but not set against the paper's LM-A figure
     row = next(line for line in speedup_markdown([s]) if line.startswith("| `ul2-to-flm`"))
@@ -142,10 +143,11 @@ def test_ul2_source_gets_its_own_label_and_no_paper_factor():
 
 
 def test_training_metrics_are_read_by_ref_and_bad_json_names_the_file(tmp_path):
-    models = study_models(PRETRAIN, ADAPT)
+    models = _models()
     (tmp_path / "pretrain").mkdir()
-    (tmp_path / "pretrain" / "cd-flm.json").write_text('{"lr_schedule": "constant"}')
-    assert training_metrics(tmp_path, models) == {"pretrain/cd-flm": {"lr_schedule": "constant"}}
+    metrics = training(lr_schedule="constant")
+    (tmp_path / "pretrain" / "cd-flm.json").write_text(json.dumps(metrics.as_json()))
+    assert training_metrics(tmp_path, models) == {"pretrain/cd-flm": metrics}
     (tmp_path / "pretrain" / "nd-mlm.json").write_text("{oops")
     with pytest.raises(UserInputError, match="nd-mlm.json"):
         training_metrics(tmp_path, models)
@@ -154,14 +156,14 @@ def test_training_metrics_are_read_by_ref_and_bad_json_names_the_file(tmp_path):
 def test_labels_follow_the_paper_and_chains_name_every_link():
     chain = {"nc-a": {"from": "pretrain/cd-flm", "arch": "noncausal_decoder", "objective": "span_corruption"}}
     chain["back"] = {"from": "adapt/nc-a", "arch": "causal_decoder", "objective": "full_lm"}
-    models = study_models(PRETRAIN, chain)
+    models = _models(PRETRAIN, chain)
     assert [m.label for m in models.values()] == [
         "CD:FLM",
         "ND:MLM",
         "CD:FLM → ND:MLM",
         "CD:FLM → ND:MLM → CD:FLM",
     ]
-    assert study_models(PRETRAIN, ADAPT)["adapt/more"].label == "CD:FLM → CD:FLM (continued)"
+    assert _models()["adapt/more"].label == "CD:FLM → CD:FLM (continued)"
 
 
 def test_adaptation_cycle_or_unknown_source_names_the_key():
@@ -169,8 +171,8 @@ def test_adaptation_cycle_or_unknown_source_names_the_key():
         "a": {"from": "adapt/b", "arch": "causal_decoder", "objective": "full_lm"},
         "b": {"from": "adapt/a", "arch": "causal_decoder", "objective": "full_lm"},
     }
-    with pytest.raises(UserInputError, match=r"adapt\.a\.from: adaptation cycle"):
-        study_models(PRETRAIN, cycle)
+    with pytest.raises(UserInputError, match=r"adapt\.a\.from: adaptations form a cycle"):
+        _models(PRETRAIN, cycle)
     unknown = {"a": {"from": "pretrain/nope", "arch": "causal_decoder", "objective": "full_lm"}}
     with pytest.raises(UserInputError, match=r"adapt\.a\.from: no model 'pretrain/nope'"):
-        study_models(PRETRAIN, unknown)
+        _models(PRETRAIN, unknown)

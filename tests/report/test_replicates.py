@@ -8,6 +8,7 @@ import pytest
 
 from pretrainlab.errors import UserInputError
 from pretrainlab.report.replicates import mean_ci, seeds_table
+from tests.report.records import evaluation, task
 
 
 def test_t_interval_on_known_values():
@@ -19,7 +20,8 @@ def test_t_interval_on_known_values():
 
 
 def _evaluation(path, held_out, val_loss):
-    path.write_text(json.dumps({"held_out": {"accuracy": held_out}, "held_in": None, "val_loss": val_loss}))
+    tasks = {"nli.fact": task(held_out, 0.0, 1.0, 1 / 3, cluster="nli", held_out=True, n=50)}
+    path.write_text(json.dumps(evaluation(path.stem, tasks, val_loss=val_loss)))
 
 
 def test_seeds_table_aggregates_a_cell_and_its_replicates(tmp_path):
@@ -34,5 +36,6 @@ def test_seeds_table_aggregates_a_cell_and_its_replicates(tmp_path):
 def test_a_missing_replicate_is_named(tmp_path):
     (tmp_path / "evaluate").mkdir()
     _evaluation(tmp_path / "evaluate" / "cd-flm.json", 0.4, 3.0)
-    with pytest.raises(UserInputError, match="cd-flm-seed1.json"):
+    with pytest.raises(UserInputError, match="cd-flm-seed1.json") as err:
         seeds_table(tmp_path, ["cd-flm"], [1], primary_seed=0)
+    assert "dvc repro evaluate-replicate@cd-flm-1" in str(err.value)

@@ -4,6 +4,7 @@ import pytest
 
 from pretrainlab.errors import UserInputError
 from pretrainlab.report.study_report import build_report
+from tests.report.records import evaluation, graph, task, training
 from tests.report.synthetic_items import write_items
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -14,41 +15,12 @@ CELLS = {
 MODELS = {"cd-flm": "pretrain", "ed-mlm": "pretrain", "cd-flm-mtf": "finetune"}
 
 
-def _entry(acc, lo, hi, baseline, held_out=None, cluster=None, n=None):
-    entry = {
-        "accuracy": acc,
-        "ci95": [lo, hi],
-        "accuracy_norm": acc,
-        "ci95_norm": [lo, hi],
-        "random_baseline": baseline,
+def _eval(model, arch, objective, nli, qa, prompt_format="plain", kind="pretrain"):
+    tasks = {
+        "nli_entailment": task(*nli, 1 / 3, held_out=True, cluster="nli", n=50),
+        "qa_birthplace": task(*qa, 0.25, held_out=False, cluster="closed_book_qa", n=50),
     }
-    if held_out is not None:
-        entry["held_out"] = held_out
-    if cluster is not None:
-        entry["cluster"] = cluster
-        entry["n"] = n
-    return entry
-
-
-def _eval(model, arch, objective, nli, qa, prompt_format="plain"):
-    return {
-        "model": model,
-        "arch": arch,
-        "objective": objective,
-        "prompt_format": prompt_format,
-        "val_loss": 3.2,
-        "bits_per_byte": 1.4,
-        "tasks": {
-            "nli_entailment": _entry(*nli, 1 / 3, held_out=True, cluster="nli", n=50),
-            "qa_birthplace": _entry(*qa, 0.25, held_out=False, cluster="closed_book_qa", n=50),
-        },
-        "clusters": {
-            "nli": _entry(*nli, 1 / 3, held_out=True),
-            "closed_book_qa": _entry(*qa, 0.25, held_out=False),
-        },
-        "held_out": _entry(*nli, 1 / 3),
-        "held_in": _entry(*qa, 0.25),
-    }
+    return evaluation(model, tasks, kind=kind, arch=arch, objective=objective, prompt_format=prompt_format)
 
 
 def _write_evaluation(root, name, evaluation):
@@ -70,26 +42,26 @@ def _write_study(root, models=MODELS):
     (root / "metrics/finetune").mkdir(parents=True)
     (root / "plots/pretrain").mkdir(parents=True)
     for cell, spec in CELLS.items():
-        metrics = {
-            "arch": spec["arch"],
-            "objective": spec["objective"],
-            "parameters": 1_310_720,
-            "non_embedding_parameters": 786_432,
-            "tokens": 2.0e6,
-            "flops": 1.2e13,
-            "flops_per_token": 6.0e6,
-            "steps": 244,
-            "train_loss": 3.1,
-            "val_loss": 3.3,
-            "tokens_per_second": 8200.0,
-            "lr_schedule": "inverse_sqrt",
-        }
-        (root / f"metrics/pretrain/{cell}.json").write_text(json.dumps(metrics))
+        metrics = training(
+            arch=spec["arch"],
+            objective=spec["objective"],
+            parameters=1_310_720,
+            non_embedding_parameters=786_432,
+            tokens=2_000_000,
+            flops=1.2e13,
+            flops_per_token=6.0e6,
+            steps=244,
+            train_loss=3.1,
+            val_loss=3.3,
+            tokens_per_second=8200.0,
+            lr_schedule="inverse_sqrt",
+        )
+        (root / f"metrics/pretrain/{cell}.json").write_text(json.dumps(metrics.as_json()))
         (root / f"plots/pretrain/{cell}.csv").write_text(
             "step,tokens,train_loss,val_loss,lr\n0,8192,7.5,7.4,0.0\n10,90112,5.0,,0.001\n20,172032,4.1,4.2,0.002\n"
         )
     (root / "metrics/finetune/cd-flm-mtf.json").write_text(
-        json.dumps({"parameters": 1_310_720, "tokens": 5e5})
+        json.dumps(training(parameters=1_310_720, tokens=500_000).as_json())
     )
     evals = {
         "cd-flm": _eval("cd-flm", "causal_decoder", "full_lm", (0.36, 0.30, 0.42), (0.40, 0.33, 0.47)),
@@ -97,11 +69,22 @@ def _write_study(root, models=MODELS):
             "ed-mlm", "encoder_decoder", "span_corruption", (0.34, 0.28, 0.40), (0.26, 0.20, 0.32), "sentinel"
         ),
         "cd-flm-mtf": _eval(
-            "cd-flm-mtf", "causal_decoder", "full_lm", (0.55, 0.48, 0.62), (0.80, 0.74, 0.86)
+            "cd-flm-mtf",
+            "causal_decoder",
+            "full_lm",
+            (0.55, 0.48, 0.62),
+            (0.80, 0.74, 0.86),
+            kind="finetune",
         ),
     }
     for name in models:
         _write_evaluation(root, name, evals[name])
+
+
+def _graph(models):
+    """The study's lineage: both cells, and the finetune when it is among the evaluated models."""
+    finetune = {"cd-flm-mtf": {"from": "pretrain/cd-flm"}} if "cd-flm-mtf" in models else {}
+    return graph(CELLS, finetune=finetune)
 
 
 def _build(root, models=MODELS):
@@ -111,7 +94,7 @@ def _build(root, models=MODELS):
         root / "reports",
         title="Test study",
         models=models,
-        pretrain_cells=CELLS,
+        graph=_graph(models),
     )
 
 
@@ -197,7 +180,7 @@ def _write_lineage_study(root, models=LINEAGE_MODELS):
             "step,tokens,train_loss,val_loss,lr\n1,1000,6.0,6.0,0.001\n2,2000,5.9,5.8,0.001\n"
         )
         (root / f"metrics/adapt/{name}.json").write_text(
-            json.dumps({"tokens": 2000, "lr_schedule": "constant"})
+            json.dumps(training(tokens=2000, lr_schedule="constant").as_json())
         )
     evals = {
         "cd-flm-to-nd-mlm": _eval(
@@ -207,12 +190,18 @@ def _write_lineage_study(root, models=LINEAGE_MODELS):
             (0.35, 0.29, 0.41),
             (0.3, 0.2, 0.4),
             "sentinel",
+            kind="adapt",
         ),
         "ed-to-cd-flm": _eval(
-            "ed-to-cd-flm", "causal_decoder", "full_lm", (0.33, 0.27, 0.39), (0.3, 0.2, 0.4)
+            "ed-to-cd-flm", "causal_decoder", "full_lm", (0.33, 0.27, 0.39), (0.3, 0.2, 0.4), kind="adapt"
         ),
         "nd-mlm-mtf": _eval(
-            "nd-mlm-mtf", "noncausal_decoder", "span_corruption", (0.60, 0.55, 0.65), (0.8, 0.7, 0.9)
+            "nd-mlm-mtf",
+            "noncausal_decoder",
+            "span_corruption",
+            (0.60, 0.55, 0.65),
+            (0.8, 0.7, 0.9),
+            kind="finetune",
         ),
     }
     for name in models:
@@ -227,9 +216,7 @@ def _build_lineage(root, models=LINEAGE_MODELS):
         root / "reports",
         title="Lineage study",
         models=models,
-        pretrain_cells=CELLS,
-        adapt_cells=ADAPT,
-        finetune_cells=FINETUNE,
+        graph=graph(CELLS, ADAPT, FINETUNE),
     )
 
 
@@ -307,27 +294,28 @@ def test_missing_adaptation_curve_names_the_file(tmp_path):
         _build_lineage(tmp_path)
 
 
-def test_report_stage_passes_adapt_and_finetune_cells_with_their_from_key(monkeypatch):
-    from pretrainlab.config.schema import AdaptCell, FinetuneCell, ReportConfig
+def test_report_stage_passes_the_lineage_graph(monkeypatch):
+    from pretrainlab.config.schema import AdaptCell, FinetuneCell, PretrainCell, ReportConfig
     from stages import report
 
     seen = {}
     monkeypatch.setattr(report, "build_report", lambda *args, **kwargs: seen.update(kwargs))
-    adapt = {"x": AdaptCell.model_validate(ADAPT["cd-flm-to-nd-mlm"] | {"budget": {"tokens": 1e4}})}
-    finetune = {"y": FinetuneCell.model_validate({"from": "adapt/x", "budget": {"tokens": 1e4}})}
+    budget = {"budget": {"tokens": 1e4}}
     report.run(
         report.Params(
             report=ReportConfig(),
             models={},
-            pretrain_cells={},
-            adapt_cells=adapt,
-            finetune_cells=finetune,
+            pretrain_cells={"cd-flm": PretrainCell.model_validate(CELLS["cd-flm"] | budget)},
+            adapt_cells={"x": AdaptCell.model_validate(ADAPT["cd-flm-to-nd-mlm"] | budget)},
+            finetune_cells={"y": FinetuneCell.model_validate({"from": "adapt/x"} | budget)},
             seeds=[],
             seed=0,
         )
     )
-    assert seen["adapt_cells"]["x"]["from"] == "pretrain/cd-flm"
-    assert seen["finetune_cells"]["y"]["from"] == "adapt/x"
+    lineage = seen["graph"]
+    assert list(lineage) == ["pretrain/cd-flm", "adapt/x", "finetune/y"]
+    assert lineage["adapt/x"].parent == "pretrain/cd-flm" and lineage["finetune/y"].parent == "adapt/x"
+    assert lineage["finetune/y"].arch == "noncausal_decoder" and lineage["finetune/y"].size == "tiny"
 
 
 def test_report_prints_each_models_prompt_format_and_the_resolving_power(tmp_path):
@@ -388,6 +376,38 @@ def test_metrics_without_a_prompt_format_ask_to_rerun_evaluate(tmp_path):
     assert not (tmp_path / "reports").exists()
 
 
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda m: m.pop("kind"), r"no `kind` \(written by an older stage\)"),
+        (lambda m: m.update(heldout=None), r"unknown key `heldout`"),
+        (lambda m: m["tasks"]["nli_entailment"].update(n="many"), r"`tasks\.nli_entailment\.n`"),
+    ],
+)
+def test_metrics_that_do_not_fit_the_contract_name_file_and_key(tmp_path, change, message):
+    _write_study(tmp_path)
+    path = tmp_path / "metrics/evaluate/cd-flm.json"
+    metrics = json.loads(path.read_text())
+    change(metrics)
+    path.write_text(json.dumps(metrics))
+    with pytest.raises(UserInputError, match=message) as err:
+        _build(tmp_path)
+    assert str(path) in str(err.value) and "dvc repro evaluate@cd-flm" in str(err.value)
+    assert not (tmp_path / "reports").exists()
+
+
+def test_training_metrics_of_an_older_stage_ask_to_rerun_it(tmp_path):
+    _write_study(tmp_path)
+    path = tmp_path / "metrics/pretrain/ed-mlm.json"
+    metrics = json.loads(path.read_text())
+    del metrics["padded_positions"]
+    path.write_text(json.dumps(metrics))
+    with pytest.raises(
+        UserInputError, match=r"ed-mlm\.json: no `padded_positions`.*dvc repro pretrain@ed-mlm"
+    ):
+        _build(tmp_path)
+
+
 def test_replicates_under_study_seeds_enter_the_comparisons(tmp_path):
     _write_study(tmp_path)
     for cell in CELLS:
@@ -401,7 +421,7 @@ def test_replicates_under_study_seeds_enter_the_comparisons(tmp_path):
             tmp_path / "reports",
             title="Seeds",
             models=MODELS,
-            pretrain_cells=CELLS,
+            graph=_graph(MODELS),
             seeds=[1],
             primary_seed=0,
         )
