@@ -28,7 +28,15 @@ from pathlib import Path
 
 import numpy as np
 
-from pretrainlab.config.schema import AdaptCell, ModelSize, OptimizerConfig, Params, PretrainCell, Strict
+from pretrainlab.config.schema import (
+    AdaptCell,
+    Budget,
+    ModelSize,
+    OptimizerConfig,
+    Params,
+    PretrainCell,
+    Strict,
+)
 from pretrainlab.models.architectures import architecture
 from pretrainlab.models.flops import Flops, step_flops
 from pretrainlab.models.param_count import count_parameters
@@ -97,6 +105,17 @@ class CellPlan:
         return metrics
 
 
+def steps_for(budget: Budget, tokens_per_step: float, flops_per_step: float) -> int:
+    """The whole steps ``budget`` pays for: rounded down, so a cell never spends more than its budget.
+
+    Every training stage counts steps this way. A budget that buys less than one step gives 0; the
+    caller refuses it, naming the budget's key.
+    """
+    if budget.tokens is not None:
+        return math.floor(budget.tokens / tokens_per_step)
+    return math.floor(budget.flops / flops_per_step)
+
+
 def plan_cell(
     cell: PretrainCell | AdaptCell,
     size: ModelSize,
@@ -122,10 +141,7 @@ def plan_cell(
     tokens_per_step = batch_size * (mean_inputs + mean_targets)
     flops = step_flops(cell.arch, size, specials.vocab_size, batch_size, mean_inputs, mean_targets)
     total, non_embedding = count_parameters(cell.arch, size, specials.vocab_size)
-    if cell.budget.tokens is not None:
-        all_steps = math.floor(cell.budget.tokens / tokens_per_step)
-    else:
-        all_steps = math.floor(cell.budget.flops / flops.total)
+    all_steps = steps_for(cell.budget, tokens_per_step, flops.total)
     frozen = cell.warmup_steps if isinstance(cell, AdaptCell) else 0
     if optimizer is None and isinstance(cell, AdaptCell):
         optimizer = cell.optimizer
