@@ -8,7 +8,7 @@ PARAMS ?= params.yaml
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export TOKENIZERS_PARALLELISM := true
 
-.PHONY: install run test lint format smoke clean-outputs
+.PHONY: install run test lint format
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -27,10 +27,11 @@ run: install
 test: install
 	ruff check .
 	ruff format --check .
+	mypy pretrainlab
 	python -m pytest -q
 
 lint: install
-	ruff check . && ruff format --check .
+	ruff check . && ruff format --check . && mypy pretrainlab
 
 format: install
 	ruff format . && ruff check --fix .
