@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pretrainlab.errors import UserInputError
 
 CURVE_FIELDS = ("step", "tokens", "train_loss", "val_loss", "lr")
+_COUNTS = ("step", "tokens")  # written as integers
 
 
 class Record(BaseModel):
@@ -216,7 +217,7 @@ class LossCurve:
         for row in zip(*(getattr(self, name) for name in CURVE_FIELDS), strict=True):
             writer.writerow(
                 [
-                    "" if math.isnan(v) else int(v) if name in ("step", "tokens") else float(v)
+                    "" if math.isnan(v) else int(v) if name in _COUNTS and v.is_integer() else float(v)
                     for name, v in zip(CURVE_FIELDS, row, strict=True)
                 ]
             )
