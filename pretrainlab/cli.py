@@ -6,19 +6,21 @@ Bad input anywhere ends in one clear message naming the key or file, and exit co
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from typer.core import TyperGroup
 
 from pretrainlab.errors import UserInputError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 STAGES = ("corpus", "tokenize", "pretrain", "adapt", "finetune", "evaluate", "report")
 TRAINING_STAGES = ("pretrain", "adapt", "finetune")  # run on resources.nproc_per_node processes
@@ -44,7 +46,15 @@ class Commands(TyperGroup):
 
 
 app = typer.Typer(cls=Commands, add_completion=False, no_args_is_help=True, help=__doc__)
-err = Console(stderr=True)
+
+
+@functools.cache
+def err() -> Console:
+    """Where errors and logs go (rich is imported on the first message, not by a quiet success)."""
+    from rich.console import Console
+
+    return Console(stderr=True)
+
 
 ParamsOption = Annotated[Path, typer.Option("--params", "-p", help="The study's params file.")]
 
@@ -55,7 +65,7 @@ def _setup_logging(verbose: bool = False) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(message)s",
-        handlers=[RichHandler(console=err, show_path=False, rich_tracebacks=True)],
+        handlers=[RichHandler(console=err(), show_path=False, rich_tracebacks=True)],
         force=True,
     )
     for noisy in ("httpx", "urllib3", "datasets", "filelock", "fsspec"):
@@ -63,14 +73,16 @@ def _setup_logging(verbose: bool = False) -> None:
 
 
 def _fail(error: UserInputError) -> None:
-    err.print(f"[bold red]error:[/] {error}", markup=True, highlight=False, soft_wrap=True)
+    err().print(f"[bold red]error:[/] {error}", markup=True, highlight=False, soft_wrap=True)
     raise typer.Exit(code=error.exit_code)
 
 
 def _fail_disk_full(error: OSError) -> None:
     """Not bad input (exit 1), but not a bug either: one line, no traceback."""
+    from rich.markup import escape
+
     where = f"{error.filename}: " if error.filename else ""
-    err.print(
+    err().print(
         f"[bold red]error:[/] {escape(where)}{error.strerror} (errno {error.errno}); no half-written "
         "file was published and the previous version is intact: free some space and rerun",
         markup=True,
