@@ -3,7 +3,10 @@ architecture, objective or corpus — LM-A, NC-A, decoder -> encoder-decoder, co
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from pathlib import Path
+
+import torch
 
 from pretrainlab import paths
 from pretrainlab.adaptation.decoder_to_encoder_decoder import is_cross_attention
@@ -11,28 +14,17 @@ from pretrainlab.adaptation.freeze import trainable_only
 from pretrainlab.adaptation.start import initial_model
 from pretrainlab.config.fingerprint import fingerprint
 from pretrainlab.config.keys import read, size_key
-from pretrainlab.config.schema import (
-    AdaptCell,
-    CorpusConfig,
-    CorpusFilters,
-    ModelSize,
-    ResourcesConfig,
-    Strict,
-)
+from pretrainlab.config.schema import AdaptCell, CorpusConfig, CorpusFilters, ModelSize, Strict
 from pretrainlab.config.schema import Params as Study
 from pretrainlab.corpus.build import build_corpus
 from pretrainlab.errors import UserInputError
 from pretrainlab.evaluation.prompt_formats import prompt_format_name
-from pretrainlab.objectives.registry import get_objective
 from pretrainlab.tokenization.encode import encode_corpus
 from pretrainlab.tokenization.load import load_tokenizer
 from pretrainlab.tokenization.token_stream import TokenStream
-from pretrainlab.training.batches import ObjectiveBatches, fixed_batches
-from pretrainlab.training.cell import CellOutputs, source_model, train_cell
-from pretrainlab.training.checkpoint import Checkpointer
-from pretrainlab.training.data import WindowSampler
-from pretrainlab.training.device import resolve_runtime
-from pretrainlab.training.loop import LoopConfig, Trainer
+from pretrainlab.training.batches import cell_batches
+from pretrainlab.training.cell import CellOutputs, ModelCard, source_model
+from pretrainlab.training.job import FrozenWarmup, TrainingJob, run_job
 from pretrainlab.training.plan import plan_cell
 from stages import check_environment
 
@@ -64,23 +56,22 @@ def token_streams(params: Params, scratch: Path) -> tuple[TokenStream, TokenStre
     return TokenStream.open(scratch / "tokens", "train"), TokenStream.open(scratch / "tokens", "val")
 
 
-def run(name: str, params: Params, resources: ResourcesConfig) -> None:
+def prepare(name: str, params: Params) -> TrainingJob:
+    """The job of ``adapt@<name>``: the source model carried into the target architecture, trained on the
+    target objective (after a frozen warm-up of random cross-attention, when the cell asks for one)."""
     cell = params.cell
     source_dir, source = source_model(cell.from_)
     _, specials = load_tokenizer(paths.TOKENIZER)
-    checkpoints = paths.checkpoint_dir("adapt", name)
-    train, val = token_streams(params, checkpoints / "data")
+    outputs = CellOutputs.of("adapt", name)
+    train, val = token_streams(params, outputs.checkpoints / "data")
     if source.get("tokenizer_sha256") != train.meta["tokenizer_sha256"]:
         raise UserInputError(
             f"adapt.{name}.from: {source_dir} was trained with another tokenizer than data/tokenizer"
         )
     plan = plan_cell(cell, params.size, specials, seq_len=params.seq_len, batch_tokens=params.batch_tokens)
-    objective, options = get_objective(cell.objective), cell.objective_options()
-    sampler = WindowSampler(train.tokens, plan.window, plan.batch_size, params.seed)
-    train_batch = ObjectiveBatches(sampler, objective, options, specials, plan, params.seed)
     # The same validation batches as a from-scratch cell of the target arch/objective: curves compare.
-    val_batches = fixed_batches(
-        val.tokens, objective, options, specials, plan, params.eval_tokens, params.seed + 1
+    batches, val_batches = cell_batches(
+        cell, specials, plan, train.tokens, val.tokens, eval_tokens=params.eval_tokens, seed=params.seed
     )
     model = initial_model(
         source_dir,
@@ -90,59 +81,34 @@ def run(name: str, params: Params, resources: ResourcesConfig) -> None:
         seed=params.seed,
         vocab_size=specials.vocab_size,
     )
-    version = fingerprint(params.model_dump(mode="json", by_alias=True), train.meta)
-    if plan.frozen_warmup_steps and Checkpointer(checkpoints, version).latest() is None:
-        warm_up_cross_attention(model, plan, train_batch, val_batches, params, resources)
-    outputs = CellOutputs.of("adapt", name)
-    card = {
-        "name": name,
-        "kind": "adapt",
-        "from": cell.from_,
-        "arch": cell.arch,
-        "objective": cell.objective,
-        "prompt_format": prompt_format_name(cell.objective),
-        "seq_len": params.seq_len,
-        "tokenizer_sha256": train.meta["tokenizer_sha256"],
-    }
-    train_cell(
-        model,
-        plan,
-        train_batch,
-        val_batches,
-        optimizer=cell.optimizer,
-        resources=resources,
-        fingerprint=version,
-        seed=params.seed,
-        outputs=outputs,
-        tokenizer_dir=paths.TOKENIZER,
-        card=card,
-        batch_keys=(("pretrain.batch_tokens", params.batch_tokens), ("pretrain.seq_len", params.seq_len)),
-    )
-
-
-def warm_up_cross_attention(
-    model, plan, train_batch, val_batches, params: Params, resources: ResourcesConfig
-) -> None:
-    """T5Gemma's recipe for random cross-attention: K steps that train only it, the rest frozen.
-
-    The K steps come out of the adaptation's budget (``plan.frozen_warmup_steps``) and are counted in its
-    tokens and FLOPs; they use the adaptation's own optimizer settings.
-    """
-    runtime = resolve_runtime(resources.device, resources.precision)
     warmup = plan.frozen_warmup_steps
-    config = LoopConfig(
-        arch=plan.arch,
-        steps=warmup,
-        optimizer=params.cell.optimizer,
-        flops_per_step=plan.flops_per_step,
-        eval_every=warmup,
-        record_every=warmup,
-        seed=params.seed + 7,
-        log_interval=resources.log_interval,
-        checkpoint_interval=resources.checkpoint_interval,
+    return TrainingJob(
+        model=model,
+        plan=plan,
+        batches=batches,
+        val_batches=val_batches,
+        optimizer=cell.optimizer,  # its own (never pretrain.optimizer), the warm-up's too
+        seed=params.seed,
+        fingerprint=fingerprint(params.model_dump(mode="json", by_alias=True), train.meta),
+        card=ModelCard(
+            name,
+            "adapt",
+            cell.arch,
+            cell.objective,
+            prompt_format_name(cell.objective),
+            params.seq_len,
+            train.meta["tokenizer_sha256"],
+            source=cell.from_,
+        ),
+        outputs=outputs,
+        batch_keys=(("pretrain.batch_tokens", params.batch_tokens), ("pretrain.seq_len", params.seq_len)),
+        warmup=FrozenWarmup(warmup, freeze_all_but_cross_attention) if warmup else None,
     )
-    with trainable_only(model, is_cross_attention):
-        Trainer(model, config, runtime, lambda step: train_batch(step), lambda: val_batches).fit()
+
+
+def freeze_all_but_cross_attention(model: torch.nn.Module) -> AbstractContextManager[object]:
+    """The warm-up of random cross-attention trains only it."""
+    return trainable_only(model, is_cross_attention)
 
 
 def main(study: Study, cell: str | None) -> None:
@@ -151,7 +117,8 @@ def main(study: Study, cell: str | None) -> None:
         raise UserInputError(
             f"adapt: no adaptation named {cell!r} (defined: {', '.join(study.adapt) or 'none'})"
         )
-    run(cell, Params(**read(study, study_keys(study, cell))), study.resources)
+    params = Params(**read(study, study_keys(study, cell)))
+    run_job(prepare(cell, params), study.resources)
 
 
 def study_keys(study: Study, cell: str | None) -> dict[str, str]:

@@ -5,21 +5,19 @@ from __future__ import annotations
 
 import torch
 
-from pretrainlab import paths
 from pretrainlab.config.fingerprint import fingerprint
 from pretrainlab.config.keys import read, size_key
-from pretrainlab.config.schema import FinetuneCell, ModelSize, ResourcesConfig, Strict, SynthworldSource
+from pretrainlab.config.schema import FinetuneCell, ModelSize, Strict, SynthworldSource
 from pretrainlab.config.schema import Params as Study
 from pretrainlab.errors import UserInputError
 from pretrainlab.evaluation.prompt_formats import prompt_format_name
 from pretrainlab.finetuning.mixture import build_mixture, mtf_examples
-from pretrainlab.finetuning.steps import finetune_batches, finetune_plan
+from pretrainlab.finetuning.steps import mixture_training
 from pretrainlab.models.load import load_pretrained
 from pretrainlab.tokenization.load import load_tokenizer
-from pretrainlab.training.cell import CellOutputs, source_model, train_cell
+from pretrainlab.training.cell import CellOutputs, ModelCard, source_model
+from pretrainlab.training.job import TrainingJob, run_job
 from stages import check_environment
-
-VAL_FRACTION = 0.05  # of the mixture, held back for the loss curve
 
 
 class Params(Strict):
@@ -49,10 +47,11 @@ def set_dropout(model: torch.nn.Module, p: float) -> None:
             config.attention_dropout = p
 
 
-def run(name: str, params: Params, resources: ResourcesConfig) -> None:
+def prepare(name: str, params: Params) -> TrainingJob:
+    """The job of ``finetune@<name>``: the source model, with MTF's dropout, on the prompted mixture."""
     cell = params.cell
     source_dir, source = source_model(cell.from_)
-    arch = source["arch"]
+    arch, objective = source["arch"], source["objective"]
     tokenizer, specials = load_tokenizer(source_dir)
     model = load_pretrained(source_dir, arch, specials.vocab_size)
     set_dropout(model, cell.dropout)
@@ -65,49 +64,40 @@ def run(name: str, params: Params, resources: ResourcesConfig) -> None:
         world=world, examples_per_task=cell.examples_per_task, cap=cell.cap, seed=params.seed
     )
     examples = mtf_examples(
-        items,
-        tokenizer,
+        items, tokenizer, specials, seq_len=params.seq_len, arch=arch, objective=objective, adapted=True
+    )
+    mixture = mixture_training(
+        examples,
+        cell,
+        arch,
         specials,
+        params.size,
         seq_len=params.seq_len,
-        arch=arch,
-        objective=source["objective"],
-        adapted=True,
-    )
-    n_val = max(1, int(len(examples) * VAL_FRACTION))
-    train_examples, val_examples = examples[n_val:], examples[:n_val]
-    batch_size = params.batch_tokens // params.seq_len
-    batches = finetune_batches(
-        train_examples, cell, arch, specials, seq_len=params.seq_len, batch_size=batch_size, seed=params.seed
-    )
-    val = finetune_batches(
-        val_examples, cell, arch, specials, seq_len=params.seq_len, batch_size=batch_size, seed=0
-    )
-    val_batches = [val(step) for step in range(max(1, len(val.rows.examples) // batch_size))]
-    plan = finetune_plan(train_examples, batches, cell, params.size, batch_size=batch_size)
-    outputs = CellOutputs.of("finetune", name)
-    card = {
-        "name": name,
-        "kind": "finetune",
-        "from": cell.from_,
-        "arch": arch,
-        "objective": source["objective"],
-        "prompt_format": prompt_format_name(source["objective"], multitask_finetuned=True),
-        "seq_len": params.seq_len,
-        "tokenizer_sha256": source.get("tokenizer_sha256"),
-        "mixture_examples": len(train_examples),
-    }
-    train_cell(
-        model,
-        plan,
-        batches,
-        val_batches,
-        optimizer=cell.optimizer,
-        resources=resources,
-        fingerprint=fingerprint(params.model_dump(mode="json", by_alias=True), source),
+        batch_tokens=params.batch_tokens,
         seed=params.seed,
-        outputs=outputs,
-        tokenizer_dir=paths.TOKENIZER,
-        card=card,
+        key=f"finetune.{name}",
+    )
+    prompt_format = prompt_format_name(objective, multitask_finetuned=True)
+    return TrainingJob(
+        model=model,
+        plan=mixture.plan,
+        batches=mixture.batches,
+        val_batches=mixture.val_batches,
+        optimizer=cell.optimizer,
+        seed=params.seed,
+        fingerprint=fingerprint(params.model_dump(mode="json", by_alias=True), source),
+        card=ModelCard(
+            name,
+            "finetune",
+            arch,
+            objective,
+            prompt_format,
+            params.seq_len,
+            source.get("tokenizer_sha256"),
+            source=cell.from_,
+            mixture_examples=mixture.train_examples,
+        ),
+        outputs=CellOutputs.of("finetune", name),
         batch_keys=(("pretrain.batch_tokens", params.batch_tokens), ("pretrain.seq_len", params.seq_len)),
     )
 
@@ -136,4 +126,4 @@ def main(study: Study, cell: str | None) -> None:
         raise UserInputError(
             "finetune: multitask finetuning uses synthworld tasks; corpus.sources has no synthworld"
         )
-    run(cell, Params(**{**values, "world": worlds[0]}), study.resources)
+    run_job(prepare(cell, Params(**{**values, "world": worlds[0]})), study.resources)

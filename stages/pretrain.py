@@ -10,13 +10,12 @@ from pretrainlab.config.schema import ModelSize, OptimizerConfig, PretrainCell, 
 from pretrainlab.config.schema import Params as Study
 from pretrainlab.evaluation.prompt_formats import prompt_format_name
 from pretrainlab.models.build import build_model
-from pretrainlab.objectives.registry import get_objective
 from pretrainlab.tokenization.load import load_tokenizer
 from pretrainlab.tokenization.token_stream import TokenStream
-from pretrainlab.training.batches import ObjectiveBatches, fixed_batches
-from pretrainlab.training.cell import CellOutputs, train_cell
-from pretrainlab.training.data import WindowSampler
+from pretrainlab.training.batches import cell_batches
+from pretrainlab.training.cell import CellOutputs, ModelCard
 from pretrainlab.training.device import attention_backend, resolve_runtime
+from pretrainlab.training.job import TrainingJob, run_job
 from pretrainlab.training.plan import plan_cell
 from stages import check_environment
 
@@ -33,55 +32,46 @@ class Params(Strict):
     size: ModelSize
 
 
-def run(name: str, params: Params, resources: ResourcesConfig) -> None:
+def prepare(name: str, params: Params, resources: ResourcesConfig) -> TrainingJob:
+    """The job of ``pretrain@<name>``: a freshly initialised model on the study's token stream."""
     _, specials = load_tokenizer(paths.TOKENIZER)
     train, val = TokenStream.open(paths.TOKENS, "train"), TokenStream.open(paths.TOKENS, "val")
+    cell, seq_len = params.cell, params.seq_len
     plan = plan_cell(
-        params.cell,
+        cell,
         params.size,
         specials,
-        seq_len=params.seq_len,
+        seq_len=seq_len,
         batch_tokens=params.batch_tokens,
         optimizer=params.optimizer,
     )
-    objective, options = get_objective(params.cell.objective), params.cell.objective_options()
-    sampler = WindowSampler(train.tokens, plan.window, plan.batch_size, params.seed)
-    train_batch = ObjectiveBatches(sampler, objective, options, specials, plan, params.seed)
-    val_batches = fixed_batches(
-        val.tokens, objective, options, specials, plan, params.eval_tokens, params.seed + 1
+    batches, val_batches = cell_batches(
+        cell, specials, plan, train.tokens, val.tokens, eval_tokens=params.eval_tokens, seed=params.seed
     )
     device = resolve_runtime(resources.device, resources.precision).device
     model = build_model(
-        params.cell.arch,
+        cell.arch,
         params.size,
         specials,
-        seq_len=params.seq_len,
+        seq_len=seq_len,
         seed=params.seed,
         attn_implementation=attention_backend(device),
     )
-    outputs = CellOutputs.of("pretrain", name)
-    card = {
-        "name": name,
-        "kind": "pretrain",
-        "arch": params.cell.arch,
-        "objective": params.cell.objective,
-        "prompt_format": prompt_format_name(params.cell.objective),
-        "seq_len": params.seq_len,
-        "tokenizer_sha256": train.meta["tokenizer_sha256"],
-    }
-    train_cell(
-        model,
-        plan,
-        train_batch,
-        val_batches,
+    prompt_format = prompt_format_name(cell.objective)
+    card = ModelCard(
+        name, "pretrain", cell.arch, cell.objective, prompt_format, seq_len, train.meta["tokenizer_sha256"]
+    )
+    return TrainingJob(
+        model=model,
+        plan=plan,
+        batches=batches,
+        val_batches=val_batches,
         optimizer=params.optimizer,
-        resources=resources,
-        fingerprint=fingerprint(params, train.meta),
         seed=params.seed,
-        outputs=outputs,
-        tokenizer_dir=paths.TOKENIZER,
+        fingerprint=fingerprint(params, train.meta),
         card=card,
-        batch_keys=(("pretrain.batch_tokens", params.batch_tokens), ("pretrain.seq_len", params.seq_len)),
+        outputs=CellOutputs.of("pretrain", name),
+        batch_keys=(("pretrain.batch_tokens", params.batch_tokens), ("pretrain.seq_len", seq_len)),
     )
 
 
@@ -118,4 +108,4 @@ def main(study: Study, cell: str | None) -> None:
         )
     values = read(study, study_keys(study, cell))
     params = Params(**values) if seed is None else Params(**values, seed=seed)
-    run(str(cell), params, study.resources)
+    run_job(prepare(str(cell), params, study.resources), study.resources)

@@ -1,7 +1,8 @@
 """Finetuning batches and their plan: the MTF mixture as step-addressed model batches.
 
 Decoders pack several prompt→answer examples per row (segment masks keep them apart) when
-``packing`` is on; the encoder-decoder pads each side. The plan counts data tokens, like pretraining.
+``packing`` is on; the encoder-decoder pads each side. The plan counts data tokens, like pretraining,
+and turns the budget into steps by the same rule (:func:`~pretrainlab.training.plan.steps_for`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from pretrainlab.config.schema import FinetuneCell, ModelSize
+from pretrainlab.errors import UserInputError
 from pretrainlab.finetuning.batches import MixtureBatches
 from pretrainlab.finetuning.packing import collate_packed, pack_examples
 from pretrainlab.models.architectures import architecture
@@ -20,7 +22,9 @@ from pretrainlab.models.flops import flops_per_step
 from pretrainlab.models.layout import ModelBatch, collate
 from pretrainlab.objectives.example import Example
 from pretrainlab.tokenization.specials import SpecialTokens
-from pretrainlab.training.plan import CellPlan
+from pretrainlab.training.plan import CellPlan, steps_for
+
+VAL_FRACTION = 0.05  # of the mixture, held back for the loss curve
 
 
 @dataclass
@@ -73,7 +77,7 @@ def finetune_plan(
     *,
     batch_size: int,
 ) -> CellPlan:
-    """Steps bought by ``cell.budget`` at the mixture's mean data tokens per row."""
+    """Steps bought by ``cell.budget`` at the mixture's mean data tokens per row (0 if not one step)."""
     arch, specials = batches.arch, batches.specials
     n_in = float(np.mean([len(e.inputs) for e in examples]))
     n_tgt = float(np.mean([len(e.targets) for e in examples]))
@@ -83,12 +87,6 @@ def finetune_plan(
     tokens_per_step = batch_size * (mean_in + mean_tgt)
     step_flops = flops_per_step(arch, size, specials.vocab_size, batch_size, mean_in, mean_tgt)
     total, non_embedding = count_parameters(arch, size, specials.vocab_size)
-    budget = cell.budget
-    steps = (
-        int(budget.tokens // tokens_per_step)
-        if budget.tokens is not None
-        else int(budget.flops // step_flops)
-    )
     padded = batch_size * (spec.input_len(batches.seq_len, batches.target_len) + batches.target_len)
     return CellPlan(
         arch=arch,
@@ -103,5 +101,46 @@ def finetune_plan(
         flops_per_token=step_flops / tokens_per_step,
         parameters=total,
         non_embedding_parameters=non_embedding,
-        steps=max(steps, 1),
+        steps=steps_for(cell.budget, tokens_per_step, step_flops),
     )
+
+
+@dataclass(frozen=True)
+class MixtureTraining:
+    """A finetuning cell's plan, training batches and validation batches, over its mixture's examples."""
+
+    plan: CellPlan
+    batches: FinetuneBatches
+    val_batches: list[ModelBatch]
+    train_examples: int  # the examples the batches draw from (the rest validate)
+
+
+def mixture_training(
+    examples: Sequence[Example],
+    cell: FinetuneCell,
+    arch: str,
+    specials: SpecialTokens,
+    size: ModelSize,
+    *,
+    seq_len: int,
+    batch_tokens: int,
+    seed: int,
+    key: str,
+) -> MixtureTraining:
+    """Hold back :data:`VAL_FRACTION` of ``examples`` (at least one) to validate on, batch the rest and
+    plan its steps; a budget that buys no step is refused, naming ``<key>.budget``."""
+    n_val = max(1, int(len(examples) * VAL_FRACTION))
+    train, held_out = examples[n_val:], examples[:n_val]
+    batch_size = batch_tokens // seq_len
+    batches = finetune_batches(train, cell, arch, specials, seq_len=seq_len, batch_size=batch_size, seed=seed)
+    val = finetune_batches(held_out, cell, arch, specials, seq_len=seq_len, batch_size=batch_size, seed=0)
+    val_batches = [val(step) for step in range(max(1, len(val.rows.examples) // batch_size))]
+    plan = finetune_plan(train, batches, cell, size, batch_size=batch_size)
+    if plan.steps < 1:
+        by_tokens = cell.budget.tokens is not None
+        what, per_step = ("tokens", plan.tokens_per_step) if by_tokens else ("flops", plan.flops_per_step)
+        raise UserInputError(
+            f"{key}.budget.{what}: {getattr(cell.budget, what):g} is less than one step of this mixture "
+            f"({per_step:.3g} {what} per step)"
+        )
+    return MixtureTraining(plan, batches, val_batches, len(train))

@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from pretrainlab.config.schema import AdaptCell, PretrainCell
 from pretrainlab.models.layout import ModelBatch, collate
-from pretrainlab.objectives.registry import ObjectiveSpec
+from pretrainlab.objectives.registry import ObjectiveSpec, get_objective
 from pretrainlab.tokenization.specials import SpecialTokens
 from pretrainlab.training.data import WindowSampler, example_rng
 from pretrainlab.training.plan import CellPlan
@@ -70,3 +71,21 @@ def fixed_batches(
     make = ObjectiveBatches(sampler, objective, options, specials, plan, seed)
     count = max(1, min(int(num_tokens // plan.tokens_per_step), sampler.num_windows // plan.batch_size))
     return [make(step) for step in range(count)]
+
+
+def cell_batches(
+    cell: PretrainCell | AdaptCell,
+    specials: SpecialTokens,
+    plan: CellPlan,
+    train: np.ndarray,
+    val: np.ndarray,
+    *,
+    eval_tokens: int,
+    seed: int,
+) -> tuple[ObjectiveBatches, list[ModelBatch]]:
+    """A pretraining (or adaptation) cell's training batches over ``train`` and its fixed validation
+    batches over ``val``: the same for every cell of one arch/objective, so their curves compare."""
+    objective, options = get_objective(cell.objective), cell.objective_options()
+    sampler = WindowSampler(train, plan.window, plan.batch_size, seed)
+    batches = ObjectiveBatches(sampler, objective, options, specials, plan, seed)
+    return batches, fixed_batches(val, objective, options, specials, plan, eval_tokens, seed + 1)

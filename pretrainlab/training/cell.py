@@ -1,10 +1,6 @@
-"""Train one cell and publish its artifacts: the HF model directory, metrics JSON and loss-curve CSV.
-
-Shared by every training stage (pretrain now; adapt and finetune reuse it): the stage decides the
-model and the batches, this module runs the loop with checkpoints and writes outputs atomically.
-
-Under torchrun (``resources.nproc_per_node > 1``, see :mod:`pretrainlab.training.launch`) every rank
-runs this function on its share of each batch; only rank 0 writes outputs and checkpoints.
+"""A trained cell's artifacts: the HF model directory with its card, metrics JSON and loss-curve CSV,
+where they live and how they are published (every training stage; :mod:`pretrainlab.training.job`
+trains, only rank 0 publishes).
 
 Publishing order, so that a kill at any moment never leaves a cell that looks finished: an earlier
 run's outputs stay in place while this one trains (a run that fails, or is killed, before publishing
@@ -20,9 +16,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-import logging
 import shutil
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,17 +26,10 @@ from transformers import PreTrainedModel
 
 from pretrainlab import atomic, paths
 from pretrainlab.atomic import atomic_dir, atomic_file, json_text
-from pretrainlab.config.schema import OptimizerConfig, ResourcesConfig
 from pretrainlab.errors import UserInputError
-from pretrainlab.models.layout import ModelBatch
-from pretrainlab.training import distributed
 from pretrainlab.training.checkpoint import Checkpointer
-from pretrainlab.training.device import resolve_runtime
-from pretrainlab.training.distributed import World
-from pretrainlab.training.loop import LoopConfig, LoopResult, Trainer
+from pretrainlab.training.loop import LoopResult
 from pretrainlab.training.plan import CellPlan
-
-log = logging.getLogger(__name__)
 
 MODEL_CARD = "pretrainlab.json"  # what the project records about a model dir (arch, objective, ...)
 CURVE_FIELDS = ("step", "tokens", "train_loss", "val_loss", "lr")
@@ -75,98 +63,60 @@ def source_model(ref: str) -> tuple[Path, dict[str, Any]]:
     return source_dir, read_card(source_dir)
 
 
-def curve_strides(steps: int) -> tuple[int, int]:
-    """(eval_every, record_every): about 10 validation points and 200 curve rows, whatever the length."""
-    return max(1, steps // 10), max(1, steps // 200)
+@dataclass(frozen=True)
+class ModelCard:
+    """What the project records about a trained model (:data:`MODEL_CARD` beside its weights)."""
+
+    name: str
+    kind: str  # the stage that trained it: pretrain, adapt or finetune
+    arch: str
+    objective: str
+    prompt_format: str
+    seq_len: int
+    tokenizer_sha256: str | None
+    source: str | None = None  # the model it continues (``from``: adapt, finetune)
+    mixture_examples: int | None = None  # finetune: training examples in the MTF mixture
+
+    def as_json(self, fingerprint: str) -> dict[str, Any]:
+        """The card's JSON, ``fingerprint`` (of the params and data that made the model) included."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            **({} if self.source is None else {"from": self.source}),
+            "arch": self.arch,
+            "objective": self.objective,
+            "prompt_format": self.prompt_format,
+            "seq_len": self.seq_len,
+            "tokenizer_sha256": self.tokenizer_sha256,
+            **({} if self.mixture_examples is None else {"mixture_examples": self.mixture_examples}),
+            "fingerprint": fingerprint,
+        }
 
 
-def train_cell(
+def publish(
     model: PreTrainedModel,
-    plan: CellPlan,
-    train_batch: Any,
-    val_batches: list[ModelBatch],
-    *,
-    optimizer: OptimizerConfig,
-    resources: ResourcesConfig,
-    fingerprint: str,
-    seed: int,
+    metrics: dict[str, Any],
+    history: list[dict[str, Any]],
     outputs: CellOutputs,
+    *,
     tokenizer_dir: Path,
     card: dict[str, Any],
-    batch_keys: tuple[tuple[str, int], ...] = (),
-) -> dict[str, Any]:
-    """Train ``model`` for ``plan.steps`` steps (resuming a matching checkpoint) and write outputs.
+    checkpointer: Checkpointer,
+    full_state: dict[str, torch.Tensor] | None = None,
+) -> None:
+    """Write the finished cell in the order above (rank 0 only), then remove its checkpoints."""
+    metrics_text = json_text(metrics, outputs.metrics)  # a NaN loss: refused, nothing replaced
+    atomic.remove(outputs.metrics)  # the earlier run's finished-marker goes first
+    save_model(model, outputs.model_dir, tokenizer_dir, card, full_state)
+    write_curve(outputs.plots, history)
+    with atomic_file(outputs.metrics) as handle:  # last: its presence marks a finished cell
+        handle.write(metrics_text)
+    checkpointer.clear()
 
-    ``train_batch(step)`` gives the global batch of a step; under torchrun it must also have
-    ``shard(rank, world_size)`` (as :class:`~pretrainlab.training.batches.ObjectiveBatches` does).
-    ``batch_keys`` are the (params key, value) pairs that size a batch, named if memory runs out.
-    """
-    world = World.from_env(distributed.parallelism_of(resources))
-    runtime = resolve_runtime(resources.device, resources.precision)
-    if plan.batch_size < world.world_size:
-        key, value = batch_keys[0] if batch_keys else ("the batch size", plan.batch_size)
-        raise UserInputError(
-            f"{key}: {value} gives {plan.batch_size} sequence(s) per step, fewer than the "
-            f"{world.world_size} processes (resources.nproc_per_node) that split it"
-        )
-    runtime = replace(runtime, device=distributed.device_for(world, runtime.device))
-    distributed.init_process_group(world, runtime.device)
-    eval_every, record_every = curve_strides(plan.steps)
-    config = LoopConfig(
-        arch=plan.arch,
-        steps=plan.steps,
-        optimizer=optimizer,
-        flops_per_step=plan.flops_per_step,
-        eval_every=eval_every,
-        record_every=record_every,
-        seed=seed,
-        log_interval=resources.log_interval,
-        checkpoint_interval=resources.checkpoint_interval,
-        compile=resources.compile,
-        batch_keys=batch_keys,
-    )
-    checkpointer = Checkpointer(outputs.checkpoints, fingerprint, writer=world.is_main)
-    log.info(
-        "%s/%s: %d steps x %d tokens (%.3g FLOPs), %.2fM parameters, on %s/%s%s",
-        plan.arch,
-        plan.objective,
-        plan.steps,
-        plan.tokens_per_step,
-        plan.flops,
-        plan.parameters / 1e6,
-        runtime.device,
-        runtime.precision,
-        f" x {world.world_size} ranks ({world.parallelism})" if world.distributed else "",
-    )
-    if world.distributed:
-        if not hasattr(train_batch, "shard"):
-            raise TypeError(f"{type(train_batch).__name__} has no shard(rank, world_size): cannot split it")
-        train_batch = train_batch.shard(world.rank, world.world_size)
-    trainer = Trainer(model, config, runtime, train_batch, lambda: val_batches, checkpointer, world)
-    result = trainer.fit()
-    metrics = {
-        **plan.as_metrics(),
-        **_result_metrics(result),
-        "device": str(runtime.device),
-        "world_size": world.world_size,
-    }
-    # FSDP holds shards: gather the full weights (every rank takes part) for rank 0 to save
-    full_state = (
-        distributed.full_model_state(trainer.model)
-        if world.parallelism == "fsdp" and world.distributed
-        else None
-    )
-    if world.is_main:
-        metrics_text = json_text(metrics, outputs.metrics)  # a NaN loss: refused, nothing replaced
-        atomic.remove(outputs.metrics)  # the earlier run's finished-marker goes first
-        card = {**card, "fingerprint": fingerprint}
-        save_model(distributed.unwrap(trainer.model), outputs.model_dir, tokenizer_dir, card, full_state)
-        write_curve(outputs.plots, result.history)
-        with atomic_file(outputs.metrics) as handle:  # last: its presence marks a finished cell
-            handle.write(metrics_text)
-        checkpointer.clear()
-    distributed.barrier(world)
-    return metrics
+
+def cell_metrics(plan: CellPlan, result: LoopResult, device: str, world_size: int) -> dict[str, Any]:
+    """The metrics file's contents: what the budget bought and what the loop measured."""
+    return {**plan.as_metrics(), **_result_metrics(result), "device": device, "world_size": world_size}
 
 
 def _result_metrics(result: LoopResult) -> dict[str, float | None]:

@@ -24,7 +24,6 @@ import torch.nn.functional as F
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from pretrainlab.config.schema import OptimizerConfig
-from pretrainlab.errors import UserInputError
 from pretrainlab.models.layout import ModelBatch, forward_logits
 from pretrainlab.objectives.example import IGNORE
 from pretrainlab.training import distributed
@@ -52,8 +51,24 @@ class LoopConfig:
     checkpoint_interval: int = 100  # operational
     progress: bool = True
     compile: bool = False  # operational: torch.compile each transformer block
-    # (params key, value) pairs that size a batch, the batch-size key first: named when memory runs out
-    batch_keys: tuple[tuple[str, int], ...] = ()
+
+
+class OutOfMemory(Exception):
+    """A step (or validation) ran out of accelerator memory: ``where`` and ``step`` say which; the caller
+    names what sizes a batch."""
+
+    def __init__(self, where: str, step: int):
+        super().__init__(f"out of memory on {where} at step {step}")
+        self.where, self.step = where, step
+
+
+class CompileFailed(Exception):
+    """``torch.compile`` failed at ``step`` (the loop's ``compile`` setting was on)."""
+
+    def __init__(self, step: int, error: BaseException):
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        super().__init__(f"torch.compile failed at step {step} ({type(error).__name__}: {first_line})")
+        self.step = step
 
 
 @dataclass
@@ -286,35 +301,24 @@ class Trainer:
 
     @contextlib.contextmanager
     def _user_errors(self, step: int) -> Iterator[None]:
-        """Out of memory (and a failed ``torch.compile``) become a :class:`UserInputError` naming the keys."""
+        """Out of memory becomes :class:`OutOfMemory`, a failed ``torch.compile`` :class:`CompileFailed`."""
         try:
             yield
         except torch.OutOfMemoryError:
-            raise out_of_memory_error(self.config, self.runtime.device, step, self.world) from None
+            where = f"{self.runtime.device}"
+            if self.world.distributed:
+                where += f" (rank {self.world.rank} of {self.world.world_size})"
+            raise OutOfMemory(where, step) from None
         except Exception as error:
             if not (self.config.compile and _is_compile_error(error)):
                 raise
-            first_line = (str(error).strip().splitlines() or [""])[0]
-            raise UserInputError(
-                f"resources.compile: torch.compile failed at step {step} ({type(error).__name__}: "
-                f"{first_line}); set resources.compile: false"
-            ) from error
+            raise CompileFailed(step, error) from error
 
 
 def _is_compile_error(error: BaseException) -> bool:
     from torch._dynamo.exc import TorchDynamoException
 
     return isinstance(error, TorchDynamoException)
-
-
-def out_of_memory_error(config: LoopConfig, device: torch.device, step: int, world: World) -> UserInputError:
-    sizes = ", ".join(f"{key}={value}" for key, value in config.batch_keys) or "the current batch size"
-    where = f"{device}" + (f" (rank {world.rank} of {world.world_size})" if world.distributed else "")
-    advice = "lower the batch size"
-    if config.batch_keys:
-        key, value = config.batch_keys[0]
-        advice = f"set a smaller {key} (e.g. {max(1, value // 2)})"
-    return UserInputError(f"out of memory on {where} at step {step} with {sizes}: {advice}")
 
 
 def _progress(enabled: bool) -> Progress:

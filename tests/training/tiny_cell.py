@@ -1,4 +1,4 @@
-"""A tiny training cell run through ``train_cell`` as its own process (plain or under torchrun), for
+"""A tiny training cell run through ``run_job`` as its own process (plain or under torchrun), for
 the tests that kill it or split it across ranks. Prints ``step N`` after every step and
 ``publishing`` before the outputs are written, so a test can kill it at a chosen moment.
 
@@ -25,8 +25,9 @@ from pretrainlab.tokenization.specials import SpecialTokens
 from pretrainlab.training import cell as cell_module
 from pretrainlab.training import loop
 from pretrainlab.training.batches import ObjectiveBatches, fixed_batches
-from pretrainlab.training.cell import CellOutputs, train_cell
+from pretrainlab.training.cell import CellOutputs, ModelCard
 from pretrainlab.training.data import WindowSampler
+from pretrainlab.training.job import TrainingJob, run_job
 from pretrainlab.training.plan import plan_cell
 
 SPECIALS = SpecialTokens.for_tests(vocab_size=256, num_sentinels=20)
@@ -84,21 +85,20 @@ def run(
     tokenizer_dir = out / "tokenizer"
     tokenizer_dir.mkdir(parents=True, exist_ok=True)
     (tokenizer_dir / "tokenizer.json").write_text("{}")
-    model = build_model(arch, size, SPECIALS, seq_len=SEQ_LEN, seed=0)
-    return train_cell(
-        model,
-        plan,
-        batches,
-        val,
+    job = TrainingJob(
+        model=build_model(arch, size, SPECIALS, seq_len=SEQ_LEN, seed=0),
+        plan=plan,
+        batches=batches,
+        val_batches=val,
         optimizer=OptimizerConfig(lr=1e-2, warmup_steps=2),
-        resources=resources,
-        fingerprint=fingerprint,
         seed=0,
+        fingerprint=fingerprint,
+        card=ModelCard("tiny", "pretrain", arch, objective, "plain", SEQ_LEN, None),
         outputs=outputs(out),
-        tokenizer_dir=tokenizer_dir,
-        card={"arch": arch},
         batch_keys=(("pretrain.batch_tokens", BATCH_TOKENS), ("pretrain.seq_len", SEQ_LEN)),
+        tokenizer_dir=tokenizer_dir,
     )
+    return run_job(job, resources)
 
 
 def _announce_progress() -> None:
