@@ -60,6 +60,7 @@ class Accuracy(Record):
 class ReferenceScores(Record):
     """Baselines that never saw the corpus (:mod:`pretrainlab.evaluation.reference_baselines`)."""
 
+    chance: float
     majority: float
     shortcut: float
     majority_p_value: float

@@ -50,10 +50,10 @@ def lineage_graph(
         nodes[f"adapt/{name}"] = ModelNode(
             f"adapt/{name}", cell.arch, cell.objective, cell.from_, continued=bool(cell.sources)
         )
-    for name, cell in finetune.items():  # its source is a pretrain cell or an adaptation: declared archs
-        source = nodes.get(cell.from_)
+    for name, finetuned in finetune.items():  # its source is a pretrain cell or an adaptation
+        source = nodes.get(finetuned.from_)
         nodes[f"finetune/{name}"] = ModelNode(
-            f"finetune/{name}", source.arch if source else "causal_decoder", None, cell.from_
+            f"finetune/{name}", source.arch if source else "causal_decoder", None, finetuned.from_
         )
     for ref, node in nodes.items():
         try:

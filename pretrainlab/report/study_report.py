@@ -199,7 +199,10 @@ def _baseline_of(
 
 
 def _cluster_baselines(evaluated: Mapping[str, EvaluationMetrics], clusters: list[str]) -> list[str]:
-    return [_baseline_of(evaluated, lambda m, c=c: m.clusters.get(c)) for c in clusters]  # type: ignore[misc]
+    def of(cluster: str) -> str:
+        return _baseline_of(evaluated, lambda m: m.clusters.get(cluster))
+
+    return [of(c) for c in clusters]
 
 
 def _baselines(evaluated: Mapping[str, EvaluationMetrics], held_out: list[str]) -> list[str]:

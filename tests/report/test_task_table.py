@@ -11,6 +11,7 @@ from tests.report.records import evaluation, task
 
 def _task(accuracy: float, flagged: list[str], held_out: bool = True) -> dict:
     reference = {
+        "chance": 1 / 3,
         "majority": 0.34,
         "shortcut": 0.81 if flagged else 0.3,
         "majority_p_value": 0.5,
