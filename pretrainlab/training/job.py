@@ -32,8 +32,9 @@ from pretrainlab.training.plan import CellPlan
 
 log = logging.getLogger(__name__)
 
-# The warm-up's dropout stream is seeded apart from the main phase's. Kept as it was when the warm-up
-# had its own code path: another offset would change an adapted model's weights wherever dropout > 0.
+# The warm-up's dropout stream is seeded apart from the main phase's (job.seed + this). Kept from when
+# the warm-up had a code path of its own: any other value changes the weights of an adaptation that
+# warms up with dropout > 0 (no shipped study does: their models have no dropout).
 WARMUP_SEED_OFFSET = 7
 
 

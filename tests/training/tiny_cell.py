@@ -27,7 +27,7 @@ from pretrainlab.training import loop
 from pretrainlab.training.batches import ObjectiveBatches, fixed_batches
 from pretrainlab.training.cell import CellOutputs, ModelCard
 from pretrainlab.training.data import WindowSampler
-from pretrainlab.training.job import TrainingJob, run_job
+from pretrainlab.training.job import FrozenWarmup, TrainingJob, run_job
 from pretrainlab.training.plan import plan_cell
 
 SPECIALS = SpecialTokens.for_tests(vocab_size=256, num_sentinels=20)
@@ -55,6 +55,7 @@ def run(
     parallelism: str = "ddp",
     checkpoint_interval: int = 3,
     compile: bool = False,
+    warmup: FrozenWarmup | None = None,
 ) -> dict:
     size = ModelSize(d_model=32, n_layers=2, n_heads=2, d_ff=64, dropout=dropout)
     tokens_per_step = plan_cell(
@@ -96,6 +97,7 @@ def run(
         card=ModelCard("tiny", "pretrain", arch, objective, "plain", SEQ_LEN, None),
         outputs=outputs(out),
         batch_keys=(("pretrain.batch_tokens", BATCH_TOKENS), ("pretrain.seq_len", SEQ_LEN)),
+        warmup=warmup,
         tokenizer_dir=tokenizer_dir,
     )
     return run_job(job, resources)
