@@ -39,7 +39,7 @@ from pretrainlab.evaluation.rank_classification import (
 from pretrainlab.evaluation.reference_baselines import reference_baselines, shortcut_test
 from pretrainlab.models.architectures import architecture
 from pretrainlab.models.build import register_sdpa
-from pretrainlab.models.load import load_pretrained
+from pretrainlab.models.load import check_tokenizer_lineage, load_pretrained
 from pretrainlab.tokenization.specials import SpecialTokens
 from pretrainlab.tokenization.token_stream import TokenStream
 
@@ -195,14 +195,9 @@ def evaluate_model(
     beyond float rounding.
     """
     task_names = resolve_tasks(config.tasks)
+    model = load_model(Path(model_dir), arch, attn_implementation, specials.vocab_size).to(device)
     stream = TokenStream.open(Path(tokens_dir), "val")
-    model = load_model(
-        Path(model_dir),
-        arch,
-        attn_implementation,
-        specials.vocab_size,
-        tokenizer_sha256=stream.meta["tokenizer_sha256"],
-    ).to(device)
+    check_tokenizer_lineage(Path(model_dir), stream.meta["tokenizer_sha256"])
     ppl = None
     if architecture(arch).predicts_targets:  # a BERT-style encoder has no next-token distribution
         ppl = validation_perplexity(
