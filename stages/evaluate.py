@@ -19,6 +19,7 @@ from pretrainlab.evaluation.lm_eval_bridge import BACKENDS as LM_EVAL_ARCHS
 from pretrainlab.evaluation.lm_eval_bridge import check_lm_eval, run_lm_eval
 from pretrainlab.evaluation.prompt_formats import card_prompt_format
 from pretrainlab.evaluation.suite import evaluate_model
+from pretrainlab.metrics_contract import EvaluationMetrics
 from pretrainlab.tokenization.load import load_tokenizer
 from pretrainlab.training.cell import read_card
 from pretrainlab.training.device import resolve_runtime
@@ -83,8 +84,8 @@ def run(name: str, kind: str, params: Params, device: str) -> None:
             limit=lm_eval.limit,
             device=resolve_runtime(device, "fp32").device,
         )
-    metrics = {"model": name, "kind": kind, **metrics}
-    publish_evaluation(paths.metrics_file("evaluate", name), metrics, evaluation.items)
+    record = EvaluationMetrics.model_validate({"model": name, "kind": kind, **metrics})
+    publish_evaluation(paths.metrics_file("evaluate", name), record, evaluation.items)
 
 
 def _path(value: str | None) -> Path | None:

@@ -46,6 +46,7 @@ from pretrainlab.errors import UserInputError
 
 if TYPE_CHECKING:  # the report reads these files without importing torch
     from pretrainlab.evaluation.rank_classification import RankResult
+    from pretrainlab.metrics_contract import EvaluationMetrics
 
 ITEMS_SUFFIX = ".items.parquet"
 SCHEMA = pa.schema(
@@ -118,7 +119,7 @@ def write_item_table(path: Path, table: pa.Table) -> None:
         handle.write(_parquet_bytes(table))
 
 
-def publish_evaluation(metrics_json: Path, metrics: Mapping, table: pa.Table) -> None:
+def publish_evaluation(metrics_json: Path, metrics: EvaluationMetrics, table: pa.Table) -> None:
     """Write a model's metrics (indented, key-sorted JSON) and its per-item results beside them.
 
     Both temporaries are written in full before either is renamed into place, the per-item results
@@ -126,7 +127,7 @@ def publish_evaluation(metrics_json: Path, metrics: Mapping, table: pa.Table) ->
     the previous pair as it was, and metrics present mean their per-item results are from the same run.
     """
     metrics_json = Path(metrics_json)
-    text = json_text(dict(metrics), metrics_json)  # NaN refused before either file is touched
+    text = json_text(metrics.as_json(), metrics_json)  # NaN refused before either file is touched
     with atomic_file(metrics_json) as handle:
         handle.write(text)
         write_item_table(items_file(metrics_json), table)

@@ -20,6 +20,7 @@ from pretrainlab.evaluation.item_results import (
     read_item_table,
 )
 from pretrainlab.evaluation.rank_classification import EncodedItem, PromptFormat, rank_classify
+from pretrainlab.metrics_contract import EvaluationMetrics
 from tests.full_disk import FullDisk
 
 ITEMS = [
@@ -51,12 +52,28 @@ def test_item_table_keeps_every_choice_score_and_what_was_decided(tmp_path):
     assert table["item_key"][0] == item_key("Is it so?", (" yes", " no", " maybe")) != table["item_key"][1]
 
 
+def _metrics(val_loss: float = 1.0) -> EvaluationMetrics:
+    """The smallest valid metrics record (no tasks scored)."""
+    return EvaluationMetrics(
+        model="cd-flm",
+        kind="pretrain",
+        arch="causal_decoder",
+        objective="full_lm",
+        prompt_format="plain",
+        val_loss=val_loss,
+        bits_per_byte=None,
+        val_tokens_scored=1,
+        tasks={},
+        clusters={},
+        held_out=None,
+        held_in=None,
+    )
+
+
 def test_publish_writes_metrics_and_items_side_by_side_and_reads_back(tmp_path):
     metrics_json = tmp_path / "evaluate" / "cd-flm.json"
-    publish_evaluation(
-        metrics_json, {"model": "cd-flm"}, item_table("cd-flm", {"t.one": _result()}, {"t.one": ITEMS})
-    )
-    assert json.loads(metrics_json.read_text()) == {"model": "cd-flm"}
+    publish_evaluation(metrics_json, _metrics(), item_table("cd-flm", {"t.one": _result()}, {"t.one": ITEMS}))
+    assert json.loads(metrics_json.read_text()) == _metrics().as_json()
     assert items_file(metrics_json) == tmp_path / "evaluate" / "cd-flm.items.parquet"
     read = read_item_table(items_file(metrics_json), "cd-flm")
     assert list(read) == ["t.one"]
@@ -69,7 +86,7 @@ def test_publish_writes_metrics_and_items_side_by_side_and_reads_back(tmp_path):
 def test_a_failed_publish_keeps_the_previous_pair_and_names_the_file(tmp_path, monkeypatch, failing):
     metrics_json = tmp_path / "cd-flm.json"
     table = item_table("cd-flm", {"t.one": _result()}, {"t.one": ITEMS})
-    publish_evaluation(metrics_json, {"run": 1}, table)
+    publish_evaluation(metrics_json, _metrics(1.0), table)
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
 
     real_open = open
@@ -82,7 +99,7 @@ def test_a_failed_publish_keeps_the_previous_pair_and_names_the_file(tmp_path, m
         raising=False,
     )
     with pytest.raises(OSError, match="No space left on device") as caught:
-        publish_evaluation(metrics_json, {"run": 2}, table)
+        publish_evaluation(metrics_json, _metrics(2.0), table)
     assert caught.value.filename == str(tmp_path / failing)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # no temporaries either
 

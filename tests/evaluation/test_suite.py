@@ -11,6 +11,7 @@ from pretrainlab.errors import UserInputError
 from pretrainlab.evaluation.item_results import read_item_table, write_item_table
 from pretrainlab.evaluation.rank_classification import RankResult
 from pretrainlab.evaluation.suite import evaluate_model, resolve_tasks, summarise
+from pretrainlab.metrics_contract import EvaluationMetrics
 from pretrainlab.models.load import MODEL_CARD
 
 WORLD = {"entities": 40, "documents": 120, "seed": 0}
@@ -127,6 +128,7 @@ def test_evaluate_model_end_to_end(study, arch, objective, prompt_format, tmp_pa
     )
     out = evaluation.metrics
     json.dumps(out)
+    EvaluationMetrics.model_validate({**out, "kind": "pretrain"})  # what the evaluate stage publishes
     assert out["model"] == f"{arch}-cell" and out["arch"] == arch and out["objective"] == objective
     assert out["prompt_format"] == prompt_format
     assert out["val_loss"] > 0 and out["bits_per_byte"] > 0
