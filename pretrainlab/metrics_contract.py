@@ -3,7 +3,7 @@
 =========================================  ====================  =============================================
 file                                       record                written by
 =========================================  ====================  =============================================
-``metrics/<pretrain|adapt|finetune>/       :class:`Training      :func:`pretrainlab.training.cell.train_cell`
+``metrics/<pretrain|adapt|finetune>/       :class:`Training      :func:`pretrainlab.training.job.run_job`
 <name>.json``                              Metrics`
 ``metrics/evaluate/<model>.json``          :class:`Evaluation    :func:`pretrainlab.evaluation.item_results.
                                            Metrics`              publish_evaluation`

@@ -34,8 +34,8 @@ from pathlib import Path
 from pretrainlab.config.replicates import split_replicate
 from pretrainlab.errors import UserInputError
 from pretrainlab.evaluation.rank_classification import PromptFormat
+from pretrainlab.models.load import MODEL_CARD
 from pretrainlab.tokenization.specials import SpecialTokens
-from pretrainlab.training.cell import MODEL_CARD
 
 CARD_KEY = "prompt_format"
 PLAIN, SENTINEL, UL2_S2S, MASK_FILL = "plain", "sentinel", "ul2_s2s", "mask_fill"

@@ -13,8 +13,6 @@ the last checkpoint and publishes the same bytes again.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import shutil
 from dataclasses import dataclass
@@ -27,12 +25,11 @@ from transformers import PreTrainedModel
 from pretrainlab import atomic, paths
 from pretrainlab.atomic import atomic_dir, atomic_file, json_text
 from pretrainlab.errors import UserInputError
+from pretrainlab.metrics_contract import LossCurve, TrainingMetrics
+from pretrainlab.models.load import MODEL_CARD
 from pretrainlab.training.checkpoint import Checkpointer
 from pretrainlab.training.loop import LoopResult
 from pretrainlab.training.plan import CellPlan
-
-MODEL_CARD = "pretrainlab.json"  # what the project records about a model dir (arch, objective, ...)
-CURVE_FIELDS = ("step", "tokens", "train_loss", "val_loss", "lr")
 
 
 @dataclass(frozen=True)
@@ -95,7 +92,7 @@ class ModelCard:
 
 def publish(
     model: PreTrainedModel,
-    metrics: dict[str, Any],
+    metrics: TrainingMetrics,
     history: list[dict[str, Any]],
     outputs: CellOutputs,
     *,
@@ -105,7 +102,7 @@ def publish(
     full_state: dict[str, torch.Tensor] | None = None,
 ) -> None:
     """Write the finished cell in the order above (rank 0 only), then remove its checkpoints."""
-    metrics_text = json_text(metrics, outputs.metrics)  # a NaN loss: refused, nothing replaced
+    metrics_text = json_text(metrics.as_json(), outputs.metrics)  # a NaN loss: refused, nothing replaced
     atomic.remove(outputs.metrics)  # the earlier run's finished-marker goes first
     save_model(model, outputs.model_dir, tokenizer_dir, card, full_state)
     write_curve(outputs.plots, history)
@@ -114,9 +111,11 @@ def publish(
     checkpointer.clear()
 
 
-def cell_metrics(plan: CellPlan, result: LoopResult, device: str, world_size: int) -> dict[str, Any]:
+def cell_metrics(plan: CellPlan, result: LoopResult, device: str, world_size: int) -> TrainingMetrics:
     """The metrics file's contents: what the budget bought and what the loop measured."""
-    return {**plan.as_metrics(), **_result_metrics(result), "device": device, "world_size": world_size}
+    return TrainingMetrics.model_validate(
+        {**plan.as_metrics(), **_result_metrics(result), "device": device, "world_size": world_size}
+    )
 
 
 def _result_metrics(result: LoopResult) -> dict[str, float | None]:
@@ -156,10 +155,7 @@ def read_card(model_dir: Path) -> dict[str, Any]:
 
 
 def write_curve(path: Path, history: list[dict[str, Any]]) -> None:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CURVE_FIELDS, lineterminator="\n")
-    writer.writeheader()
-    for row in history:
-        writer.writerow({k: ("" if row.get(k) is None else row[k]) for k in CURVE_FIELDS})
+    """The loss curve (columns :data:`~pretrainlab.metrics_contract.CURVE_FIELDS`), atomically."""
+    text = LossCurve.from_history(history).csv_text()
     with atomic_file(path) as handle:
-        handle.write(buffer.getvalue())
+        handle.write(text)

@@ -119,7 +119,7 @@ def run_job(job: TrainingJob, resources: ResourcesConfig) -> dict[str, Any]:
             full_state=full_state,
         )
     distributed.barrier(world)
-    return metrics
+    return metrics.as_json()
 
 
 def warm_up(

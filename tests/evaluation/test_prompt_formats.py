@@ -87,7 +87,14 @@ def test_evaluate_stage_passes_the_cards_format_and_writes_items_beside_the_metr
 
     def fake_evaluate_model(model_dir, **kwargs):
         seen.update(kwargs)
-        metrics = {"model": "nc-a", "prompt_format": kwargs["prompt_format_name"]}
+        metrics = {
+            "model": "nc-a",
+            "arch": kwargs["arch"],
+            "objective": kwargs["objective"],
+            "prompt_format": kwargs["prompt_format_name"],
+            **{"val_loss": 1.0, "bits_per_byte": 1.0, "val_tokens_scored": 1, "tasks": {}, "clusters": {}},
+            **{"held_out": None, "held_in": None},
+        }
         return Evaluation(metrics, pa.Table.from_pylist([], schema=SCHEMA))
 
     monkeypatch.setattr(evaluate, "evaluate_model", fake_evaluate_model)

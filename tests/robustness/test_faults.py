@@ -35,7 +35,7 @@ from typer.testing import CliRunner
 from pretrainlab import atomic
 from pretrainlab.cli import app
 from pretrainlab.errors import NonFiniteResultError
-from pretrainlab.training.cell import CURVE_FIELDS
+from pretrainlab.metrics_contract import CURVE_FIELDS
 from tests.checkout import _env, make_project, run
 from tests.conftest import SMOKE
 from tests.e2e.test_smoke_study import stale_stages
