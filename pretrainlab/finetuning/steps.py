@@ -17,9 +17,9 @@ from pretrainlab.errors import UserInputError
 from pretrainlab.finetuning.batches import MixtureBatches
 from pretrainlab.finetuning.packing import collate_packed, pack_examples
 from pretrainlab.models.architectures import architecture
-from pretrainlab.models.build import count_parameters
 from pretrainlab.models.flops import flops_per_step
 from pretrainlab.models.layout import ModelBatch, collate
+from pretrainlab.models.param_count import count_parameters
 from pretrainlab.objectives.example import Example
 from pretrainlab.tokenization.specials import SpecialTokens
 from pretrainlab.training.plan import CellPlan, steps_for

@@ -15,7 +15,7 @@ _EXPORTS = {
     "ModelBatch": "pretrainlab.models.layout",
     "build_model": "pretrainlab.models.build",
     "collate": "pretrainlab.models.layout",
-    "count_parameters": "pretrainlab.models.build",
+    "count_parameters": "pretrainlab.models.param_count",
     "flops_per_step": "pretrainlab.models.flops",
     "flops_per_token": "pretrainlab.models.flops",
     "forward_logits": "pretrainlab.models.layout",

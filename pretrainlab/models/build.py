@@ -63,22 +63,3 @@ def build_model(
         model = spec.model_class(config).to(torch.float32)
     model.set_attn_implementation(register_sdpa() if attn_implementation == "sdpa" else "eager")
     return model
-
-
-def count_parameters(arch: str, size: ModelSize, vocab_size: int) -> tuple[int, int]:
-    """(total, non-embedding) parameters, counted on the ``meta`` device (nothing is allocated).
-
-    Tied weights count once; token embeddings (the encoder's and the decoder's for ED, which the
-    tied LM head shares) are the embedding part.
-    """
-    model = meta_model(arch, size, vocab_size)
-    total = sum(p.numel() for p in model.parameters())
-    embedding = sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Embedding))
-    return total, total - embedding
-
-
-def meta_model(arch: str, size: ModelSize, vocab_size: int) -> PreTrainedModel:
-    """The architecture's model on the ``meta`` device (shapes only), for counting."""
-    spec = architecture(arch)
-    with torch.device("meta"):
-        return spec.model_class(spec.config(size, vocab_size, seq_len=1))
