@@ -91,7 +91,8 @@ def _models() -> list[type[BaseModel]]:
             m
             for module in modules
             for _, m in inspect.getmembers(module, inspect.isclass)
-            if issubclass(m, BaseModel)
+            # defined in the schema or a stage (a stage may also import output records, which are not input)
+            if issubclass(m, BaseModel) and m.__module__ in {module.__name__ for module in modules}
         }
         - {BaseModel},
         key=lambda m: f"{m.__module__}.{m.__qualname__}",
