@@ -124,7 +124,7 @@ def _tokenizer(params: Params, base_dir: Path) -> list[str]:
 
 def _cells(params: Params, base_dir: Path) -> list[str]:
     # Imported here: objectives and model sizing pull in numpy/torch, the schema checks above do not.
-    from pretrainlab.training.plan import adapt_plan_errors, cell_plan_errors
+    from pretrainlab.config.budget_checks import adapt_plan_errors, cell_plan_errors
 
     if _tokenizer(params, base_dir) or _objective_options(params):
         return []  # cell checks need a usable tokenizer layout and valid options

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import pytest
 
+from pretrainlab.config.budget_checks import specials_for_validation
 from pretrainlab.config.lineage import model_size
 from pretrainlab.config.load import load_params
 from pretrainlab.config.schema import Budget, FinetuneCell, SynthworldSource
 from pretrainlab.errors import UserInputError
-from pretrainlab.training.plan import plan_cell, specials_for_validation, steps_for
-from tests.checkout import ROOT
+from pretrainlab.training.plan import plan_cell, steps_for
+from tests.checkout import ROOT, shipped
 
 # (pretrain and adapt: (frozen warm-up steps, main steps); finetune: steps, with tests/tiny_tokenizer)
 PINNED = {
@@ -101,8 +102,8 @@ def _finetune_steps(study, name: str, cell: FinetuneCell, tokenizer, specials) -
 
 
 @pytest.mark.parametrize("preset", list(PINNED))
-def test_shipped_studies_train_the_pinned_number_of_steps(preset, tokenizer_and_specials):
-    study = load_params(ROOT / preset)
+def test_shipped_studies_train_the_pinned_number_of_steps(preset, tokenizer_and_specials, tmp_path):
+    study = load_params(shipped(preset, tmp_path / "params.yaml"))
     specials = specials_for_validation(study, ROOT)
     got: dict[str, object] = {}
     cells = {f"pretrain/{n}": c for n, c in study.pretrain.cells.items()}
