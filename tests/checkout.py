@@ -43,6 +43,16 @@ def source_files(root: Path = ROOT) -> list[str]:
     return sorted(p for p in paths if (root / p).is_file())
 
 
+def shipped(rel: str, dest: Path, root: Path = ROOT) -> Path:
+    """Write the committed version of ``rel`` to ``dest`` and return it: the file as shipped, whatever the
+    user did to the checkout (a newcomer copies a preset over params.yaml before running the suite)."""
+    text = subprocess.run(
+        ["git", "show", f"HEAD:{rel}"], cwd=root, capture_output=True, check=True
+    ).stdout.decode()
+    dest.write_text(text)
+    return dest
+
+
 def copy_source(dest: Path, root: Path = ROOT) -> None:
     """Copy :func:`source_files` of ``root`` into ``dest`` (symbolic links copied as links)."""
     for rel in source_files(root):
