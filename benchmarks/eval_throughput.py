@@ -30,7 +30,7 @@ import torch
 from machine import spread, timed, write_result
 
 from pretrainlab.config.load import load_params
-from pretrainlab.config.schema import Params, SynthworldSource
+from pretrainlab.config.schema import Study, SynthworldSource
 from pretrainlab.corpus.build import build_corpus
 from pretrainlab.corpus.synthworld import generate_task_items
 from pretrainlab.evaluation.batched_scoring import CPU_BATCH_TOKENS
@@ -57,7 +57,7 @@ CELLS = {  # architecture and the objective whose prompt format it is scored in 
 SCORERS = {"reference": reference_scorer, "shared_prompt": model_scorer}
 
 
-def study_items(params: Params, items_per_task: int) -> tuple[dict[str, list[EncodedItem]], Any]:
+def study_items(params: Study, items_per_task: int) -> tuple[dict[str, list[EncodedItem]], Any]:
     """The evaluate stage's items per task, tokenised with a tokenizer trained on the study's corpus."""
     world = next(s for s in params.corpus.sources if isinstance(s, SynthworldSource))
     with tempfile.TemporaryDirectory() as tmp:

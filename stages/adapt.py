@@ -14,8 +14,7 @@ from pretrainlab.adaptation.freeze import trainable_only
 from pretrainlab.adaptation.start import initial_model
 from pretrainlab.config.fingerprint import fingerprint
 from pretrainlab.config.keys import read, size_key
-from pretrainlab.config.schema import AdaptCell, CorpusConfig, CorpusFilters, ModelSize, Strict
-from pretrainlab.config.schema import Params as Study
+from pretrainlab.config.schema import AdaptCell, CorpusConfig, CorpusFilters, ModelSize, Strict, Study
 from pretrainlab.corpus.build import build_corpus
 from pretrainlab.errors import UserInputError
 from pretrainlab.evaluation.prompt_formats import prompt_format_name

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pretrainlab import paths
 from pretrainlab.config.keys import read
-from pretrainlab.config.schema import CorpusConfig, Strict
-from pretrainlab.config.schema import Params as Study
+from pretrainlab.config.schema import CorpusConfig, Strict, Study
 from pretrainlab.corpus.build import build_corpus
 from stages import check_environment
 

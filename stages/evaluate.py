@@ -11,8 +11,7 @@ from typing import Literal
 
 from pretrainlab import paths
 from pretrainlab.config.keys import read
-from pretrainlab.config.schema import EvaluateConfig, LmEvalConfig, Strict, SynthworldSource
-from pretrainlab.config.schema import Params as Study
+from pretrainlab.config.schema import EvaluateConfig, LmEvalConfig, Strict, Study, SynthworldSource
 from pretrainlab.errors import UserInputError
 from pretrainlab.evaluation.item_results import publish_evaluation
 from pretrainlab.evaluation.lm_eval_bridge import BACKENDS as LM_EVAL_ARCHS

@@ -7,8 +7,7 @@ import torch
 
 from pretrainlab.config.fingerprint import fingerprint
 from pretrainlab.config.keys import read, size_key
-from pretrainlab.config.schema import FinetuneCell, ModelSize, Strict, SynthworldSource
-from pretrainlab.config.schema import Params as Study
+from pretrainlab.config.schema import FinetuneCell, ModelSize, Strict, Study, SynthworldSource
 from pretrainlab.errors import UserInputError
 from pretrainlab.evaluation.prompt_formats import prompt_format_name
 from pretrainlab.finetuning.mixture import build_mixture, mtf_examples

@@ -6,8 +6,7 @@ from pretrainlab import paths
 from pretrainlab.config.fingerprint import fingerprint
 from pretrainlab.config.keys import read
 from pretrainlab.config.replicates import split_replicate
-from pretrainlab.config.schema import ModelSize, OptimizerConfig, PretrainCell, ResourcesConfig, Strict
-from pretrainlab.config.schema import Params as Study
+from pretrainlab.config.schema import ModelSize, OptimizerConfig, PretrainCell, ResourcesConfig, Strict, Study
 from pretrainlab.evaluation.prompt_formats import prompt_format_name
 from pretrainlab.models.build import build_model
 from pretrainlab.tokenization.load import load_tokenizer

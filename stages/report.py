@@ -5,8 +5,7 @@ from __future__ import annotations
 from pretrainlab import paths
 from pretrainlab.config.keys import read
 from pretrainlab.config.lineage import lineage_graph
-from pretrainlab.config.schema import AdaptCell, FinetuneCell, PretrainCell, ReportConfig, Strict
-from pretrainlab.config.schema import Params as Study
+from pretrainlab.config.schema import AdaptCell, FinetuneCell, PretrainCell, ReportConfig, Strict, Study
 from pretrainlab.report.study_report import build_report
 from stages import check_environment
 

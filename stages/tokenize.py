@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pretrainlab import paths
 from pretrainlab.config.keys import read
-from pretrainlab.config.schema import Params as Study
-from pretrainlab.config.schema import Strict, TokenizerConfig
+from pretrainlab.config.schema import Strict, Study, TokenizerConfig
 from pretrainlab.tokenization.pipeline import tokenize
 from stages import check_environment
 

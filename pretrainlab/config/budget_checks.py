@@ -13,13 +13,13 @@ import json
 from pathlib import Path
 
 from pretrainlab.config.lineage import model_size
-from pretrainlab.config.schema import AdaptCell, ModelSize, Params, PretrainCell
+from pretrainlab.config.schema import AdaptCell, ModelSize, PretrainCell, Study
 from pretrainlab.objectives.registry import get_objective, valid_pairs
 from pretrainlab.tokenization.specials import SpecialTokens
 from pretrainlab.training.plan import plan_cell
 
 
-def specials_for_validation(params: Params, base_dir: Path) -> SpecialTokens | None:
+def specials_for_validation(params: Study, base_dir: Path) -> SpecialTokens | None:
     """The special-token layout the study's tokenizer will have (None if it cannot be known yet)."""
     tok = params.tokenizer
     if tok.vocab_size is not None:
@@ -36,18 +36,18 @@ def specials_for_validation(params: Params, base_dir: Path) -> SpecialTokens | N
         return None
 
 
-def cell_plan_errors(params: Params, name: str, base_dir: Path) -> list[str]:
+def cell_plan_errors(params: Study, name: str, base_dir: Path) -> list[str]:
     """Problems with one cell, as ``"<field>: message"`` relative to ``pretrain.cells.<name>``."""
     cell = params.pretrain.cells[name]
     return plan_errors(cell, params.models[cell.model], params, base_dir)
 
 
-def adapt_plan_errors(params: Params, name: str, base_dir: Path) -> list[str]:
+def adapt_plan_errors(params: Study, name: str, base_dir: Path) -> list[str]:
     """Problems with one adaptation, relative to ``adapt.<name>`` (its size is its source's)."""
     return plan_errors(params.adapt[name], model_size(params, f"adapt/{name}"), params, base_dir)
 
 
-def plan_errors(cell: PretrainCell | AdaptCell, size: ModelSize, params: Params, base_dir: Path) -> list[str]:
+def plan_errors(cell: PretrainCell | AdaptCell, size: ModelSize, params: Study, base_dir: Path) -> list[str]:
     """The objective fits the architecture and the sequence length, and the budget buys a step (after
     an adaptation's cross-attention warm-up steps)."""
     objective = get_objective(cell.objective)

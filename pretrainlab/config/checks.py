@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from pretrainlab.config.lineage import lineage_errors
-from pretrainlab.config.schema import Params
+from pretrainlab.config.schema import Study
 
 
-def _model_sizes(params: Params) -> list[str]:
+def _model_sizes(params: Study) -> list[str]:
     errors = []
     for name, cell in params.pretrain.cells.items():
         if cell.model not in params.models:
@@ -24,7 +24,7 @@ def _model_sizes(params: Params) -> list[str]:
     return errors
 
 
-def _objective_options(params: Params) -> list[str]:
+def _objective_options(params: Study) -> list[str]:
     from pydantic import ValidationError
 
     from pretrainlab.config.load import key_path
@@ -41,7 +41,7 @@ def _objective_options(params: Params) -> list[str]:
     return errors
 
 
-def _evaluated_models(params: Params) -> list[str]:
+def _evaluated_models(params: Study) -> list[str]:
     known = {
         "pretrain": set(params.pretrain.cells),
         "adapt": set(params.adapt),
@@ -61,7 +61,7 @@ def _evaluated_models(params: Params) -> list[str]:
     return errors
 
 
-def _replicates(params: Params) -> list[str]:
+def _replicates(params: Study) -> list[str]:
     from pretrainlab.config.replicates import replicate_name
 
     if params.seed in params.study.seeds:
@@ -73,7 +73,7 @@ def _replicates(params: Params) -> list[str]:
     ]
 
 
-def _evaluate_tasks(params: Params) -> list[str]:
+def _evaluate_tasks(params: Study) -> list[str]:
     """Task names are checked here, not minutes into the evaluate stage (synthworld's names: no torch)."""
     from pretrainlab.corpus.synthworld import TASK_FAMILIES
 
@@ -102,7 +102,7 @@ def _inside_outputs(path: Path, base_dir: Path) -> Path | None:
     return None
 
 
-def _tokenizer(params: Params, base_dir: Path) -> list[str]:
+def _tokenizer(params: Study, base_dir: Path) -> list[str]:
     from pretrainlab.tokenization.specials import reserved_tokens
 
     tok = params.tokenizer
@@ -122,7 +122,7 @@ def _tokenizer(params: Params, base_dir: Path) -> list[str]:
     return []
 
 
-def _cells(params: Params, base_dir: Path) -> list[str]:
+def _cells(params: Study, base_dir: Path) -> list[str]:
     # Imported here: objectives and model sizing pull in numpy/torch, the schema checks above do not.
     from pretrainlab.config.budget_checks import adapt_plan_errors, cell_plan_errors
 
@@ -140,7 +140,7 @@ def _cells(params: Params, base_dir: Path) -> list[str]:
     return errors
 
 
-def cross_field_errors(params: Params, base_dir: Path = Path(".")) -> list[str]:
+def cross_field_errors(params: Study, base_dir: Path = Path(".")) -> list[str]:
     """Every cross-field problem in ``params`` (an empty list means the study is consistent)."""
     return (
         _model_sizes(params)

@@ -19,10 +19,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from pretrainlab.config.lineage import model_graph, root_of
-from pretrainlab.config.schema import Params
+from pretrainlab.config.schema import Study
 
 
-def value_at(study: Params, key: str) -> Any:
+def value_at(study: Study, key: str) -> Any:
     """The value at ``key`` (dotted, params.yaml spelling: ``adapt.x.from``); ``KeyError`` naming the key."""
     node: Any = study
     for part in key.split("."):
@@ -38,12 +38,12 @@ def value_at(study: Params, key: str) -> Any:
     return node
 
 
-def read(study: Params, keys: Mapping[str, str]) -> dict[str, Any]:
+def read(study: Study, keys: Mapping[str, str]) -> dict[str, Any]:
     """``{field: key}`` -> ``{field: the study's value at key}``."""
     return {field: value_at(study, key) for field, key in keys.items()}
 
 
-def size_key(study: Params, ref: str) -> str:
+def size_key(study: Study, ref: str) -> str:
     """The key of the size of the model behind ``ref`` (that of the pretrain cell it descends from)."""
     root = root_of(model_graph(study), ref).split("/", 1)[1]
     return f"models.{study.pretrain.cells[root].model}"

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pretrainlab.config.schema import AdaptCell, FinetuneCell, ModelSize, Params, PretrainCell
+from pretrainlab.config.schema import AdaptCell, FinetuneCell, ModelSize, PretrainCell, Study
 from pretrainlab.models.architectures import architecture
 
 
@@ -66,7 +66,7 @@ def lineage_graph(
     return nodes
 
 
-def model_graph(params: Params) -> dict[str, ModelNode]:
+def model_graph(params: Study) -> dict[str, ModelNode]:
     return lineage_graph(params.pretrain.cells, params.adapt, params.finetune)
 
 
@@ -104,7 +104,7 @@ def root_of(graph: Mapping[str, ModelNode], ref: str) -> str:
     return ref
 
 
-def model_size(params: Params, ref: str) -> ModelSize:
+def model_size(params: Study, ref: str) -> ModelSize:
     """The size of the model behind ``ref`` (that of the pretrain cell it descends from)."""
     graph = model_graph(params)
     return params.models[graph[root_of(graph, ref)].size]
@@ -117,7 +117,7 @@ def arch_change_error(source_arch: str, target_arch: str) -> str | None:
     return f"cannot adapt an {source_arch} model into {target_arch} (an encoder-decoder stays one)"
 
 
-def lineage_errors(params: Params) -> list[str]:
+def lineage_errors(params: Study) -> list[str]:
     """Unknown sources, cycles, impossible architecture changes and duplicate model names."""
     graph = model_graph(params)
     errors = []

@@ -1,7 +1,7 @@
 """Read ``params.yaml``, validate all of it, and report every error with its key path.
 
 >>> load_params(Path("params.yaml"))                          # doctest: +SKIP
-Params(seed=0, corpus=CorpusConfig(...), ...)
+Study(seed=0, corpus=CorpusConfig(...), ...)
 A bad file raises :class:`ParamsError` listing lines such as
 ``pretrain.cells.cd-flm.budget.tokens: Input should be greater than 0``.
 """
@@ -16,7 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from pretrainlab.config.checks import cross_field_errors
-from pretrainlab.config.schema import Params
+from pretrainlab.config.schema import Study
 from pretrainlab.errors import UserInputError
 
 DEFAULT_PARAMS = Path("params.yaml")
@@ -122,12 +122,12 @@ def read_yaml(path: Path) -> dict:
     return raw
 
 
-def load_params(path: Path = DEFAULT_PARAMS) -> Params:
+def load_params(path: Path = DEFAULT_PARAMS) -> Study:
     """Validate the whole file (shape, then cross-field rules); raise :class:`ParamsError` on any error."""
     path = Path(path)
     raw = read_yaml(path)
     try:
-        params = Params.model_validate(raw)
+        params = Study.model_validate(raw)
     except ValidationError as error:
         lines = [f"{key_path(e['loc'])}: {e['msg']}" for e in error.errors()]
         raise ParamsError(path, lines) from None
@@ -139,7 +139,7 @@ def load_params(path: Path = DEFAULT_PARAMS) -> Params:
 
 def json_schema() -> str:
     """The JSON Schema editors use to complete and check ``params.yaml``."""
-    schema = Params.model_json_schema()
+    schema = Study.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "pretrainlab params.yaml"
     return json.dumps(schema, indent=2, sort_keys=True) + "\n"

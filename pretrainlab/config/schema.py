@@ -347,13 +347,13 @@ class ReportConfig(Strict):
     title: str = "pretrainlab study"
 
 
-class StudyConfig(Strict):
+class Replication(Strict):
     """``seeds``: replicate every pretrain cell under each of these seeds (the cell itself uses ``seed``)."""
 
     seeds: list[Seed] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _unique(self) -> StudyConfig:
+    def _unique(self) -> Replication:
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError("seeds must be unique")
         return self
@@ -378,12 +378,12 @@ class OrchestrationConfig(Strict):
 
 
 # -------------------------------------------------------------------------------------------- study
-class Params(Strict):
+class Study(Strict):
     """The study. Keys that dvc.yaml names one by one are required (DVC needs them in the file);
     operational sections may be left out."""
 
     seed: Seed
-    study: StudyConfig
+    study: Replication
     corpus: CorpusConfig
     tokenizer: TokenizerConfig
     models: Annotated[dict[Name, ModelSize], Field(min_length=1)]

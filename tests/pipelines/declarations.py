@@ -31,7 +31,7 @@ from types import ModuleType
 import tomllib
 
 from pretrainlab.config.replicates import replicate_name
-from pretrainlab.config.schema import Params as Study
+from pretrainlab.config.schema import Study
 from tests.pipelines.import_closure import closure, module_file
 
 
