@@ -62,13 +62,24 @@ def _remove(path: Path) -> None:
 def remove_dead_temporaries(final: Path) -> None:
     """Delete the temporaries of ``final`` (``.tmp-<name>.<pid>``, ``.tmp-old-<name>.<pid>``) left by
     processes that no longer run (killed mid-write); a live writer's are left alone."""
-    if not final.parent.is_dir():
+    _remove_dead_writers(final.parent, final.name)
+
+
+def remove_dead_temporaries_in(folder: Path) -> None:
+    """Delete what dead writers left in ``folder``, whatever output they were writing (a checkpoint
+    folder's step directories); a live writer's temporaries are left alone."""
+    _remove_dead_writers(Path(folder), None)
+
+
+def _remove_dead_writers(folder: Path, name: str | None) -> None:
+    if not folder.is_dir():
         return
-    for leftover in final.parent.glob(f"{_TMP_PREFIX}*"):
+    for leftover in folder.glob(f"{_TMP_PREFIX}*"):
         stem, _, pid = leftover.name[len(_TMP_PREFIX) :].rpartition(".")
-        if stem.startswith("old-") and stem[4:] == final.name:
-            stem = final.name
-        if stem == final.name and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+        if name is not None and stem.startswith("old-") and stem[4:] == name:
+            stem = name
+        ours = name is None or stem == name
+        if ours and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
             _remove(leftover)
 
 
@@ -187,10 +198,3 @@ def remove(final: Path) -> None:
     elif final.exists() or final.is_symlink():
         final.unlink()
         _fsync_dir(final.parent)
-
-
-def remove_stale_temporaries(folder: Path) -> None:
-    """Delete leftovers of interrupted writes (``.tmp-*``) in ``folder``."""
-    if folder.is_dir():
-        for leftover in folder.glob(f"{_TMP_PREFIX}*"):
-            _remove(leftover)

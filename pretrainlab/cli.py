@@ -127,9 +127,15 @@ def stage(
     verbose: bool = False,
 ) -> None:
     """Run one stage (what dvc.yaml calls): validate the whole study, then do the work."""
-    if os.environ.get("PRETRAINLAB_DISTRIBUTED_CHILD"):  # a torchrun worker of a training stage
-        from pretrainlab.training.launch import guard_worker
+    from stages import check_environment
 
+    try:
+        check_environment()  # a launcher's leftovers: refused before they change what runs
+    except UserInputError as error:
+        _fail(error)
+    from pretrainlab.training.launch import CHILD_ENV, guard_worker
+
+    if os.environ.get(CHILD_ENV):  # a torchrun worker of a training stage
         guard_worker()
     _setup_logging(verbose)
     try:

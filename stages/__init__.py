@@ -6,10 +6,12 @@ import os
 from collections.abc import Mapping
 
 from pretrainlab.errors import UserInputError
+from pretrainlab.training.launch import CHILD_ENV, ERROR_DIR_ENV
 
-# What torchrun gives each worker; left in a shell (copied from a job script, an interrupted
-# session), they would make a plain run train as one rank of a world that never forms.
-LAUNCHER_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
+# What torchrun gives each worker, and what the project's launcher gives its own workers; left in a
+# shell (copied from a job script, an interrupted session), they would make a plain run train as one
+# rank of a world that never forms, or exit at once as the worker of a launcher that is gone.
+LAUNCHER_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", CHILD_ENV, ERROR_DIR_ENV)
 TORCHRUN_WORKER_MARK = "TORCHELASTIC_RUN_ID"  # set by torchrun's agent in every worker it starts
 
 

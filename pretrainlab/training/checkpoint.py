@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from pretrainlab.atomic import atomic_dir, remove_stale_temporaries
+from pretrainlab import atomic
+from pretrainlab.atomic import atomic_dir, json_text, remove_dead_temporaries_in
 
 log = logging.getLogger(__name__)
 _PREFIX = "step-"
@@ -62,15 +62,15 @@ class Checkpointer:
         final = self.root / f"{_PREFIX}{trainer.step:08d}"
         with atomic_dir(final) as tmp:
             torch.save(tensors, tmp / "state.pt")
-            (tmp / "trainer.json").write_text(json.dumps(trainer.__dict__, indent=1))
+            (tmp / "trainer.json").write_text(json_text(trainer.__dict__, final / "trainer.json"))
         for old in self._step_dirs()[: -self.keep]:
-            shutil.rmtree(old, ignore_errors=True)
+            atomic.remove(old)
         return final
 
     def latest(self) -> Checkpoint | None:
         """The newest complete checkpoint made with this fingerprint, or None (fresh start)."""
         if self.writer:
-            remove_stale_temporaries(self.root)
+            remove_dead_temporaries_in(self.root)  # a live writer's (another run) stay
         mismatched = False
         for directory in reversed(self._step_dirs()):
             try:
@@ -90,7 +90,7 @@ class Checkpointer:
                 )
                 mismatched = True
                 if self.writer:
-                    shutil.rmtree(directory, ignore_errors=True)
+                    atomic.remove(directory)
                 continue
             try:
                 tensors = torch.load(directory / "state.pt", map_location="cpu", weights_only=True)
@@ -105,4 +105,4 @@ class Checkpointer:
 
     def clear(self) -> None:
         """Remove every checkpoint: call only once the cell's outputs are published."""
-        shutil.rmtree(self.root, ignore_errors=True)
+        atomic.remove(self.root)
