@@ -124,7 +124,7 @@ def _tokenizer(params: Study, base_dir: Path) -> list[str]:
 
 def _cells(params: Study, base_dir: Path) -> list[str]:
     # Imported here: objectives and model sizing pull in numpy/torch, the schema checks above do not.
-    from pretrainlab.config.budget_checks import adapt_plan_errors, cell_plan_errors
+    from pretrainlab.config.budget_checks import adapt_plan_errors, cell_plan_errors, study_eval_at_errors
 
     if _tokenizer(params, base_dir) or _objective_options(params):
         return []  # cell checks need a usable tokenizer layout and valid options
@@ -137,7 +137,7 @@ def _cells(params: Study, base_dir: Path) -> list[str]:
         return errors
     for name in params.adapt:
         errors += [f"adapt.{name}.{msg}" for msg in adapt_plan_errors(params, name, base_dir)]
-    return errors
+    return errors + study_eval_at_errors(params, base_dir)
 
 
 def cross_field_errors(params: Study, base_dir: Path = Path(".")) -> list[str]:

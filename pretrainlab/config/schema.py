@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 Architecture = Literal["causal_decoder", "noncausal_decoder", "encoder_decoder", "encoder"]
 ObjectiveName = Literal["full_lm", "prefix_lm", "span_corruption", "mlm", "ul2"]
@@ -244,6 +252,23 @@ class OptimizerConfig(Strict):
     grad_clip: Annotated[float, Field(ge=0.0)] = 1.0
 
 
+class EvalAt(Strict):
+    """Declared evaluation points of a training stage: at each of ``tokens`` — after the whole steps
+    that many tokens pay for, the budget's rule (:func:`pretrainlab.training.plan.steps_for`), counted
+    from the stage's first step — a snapshot of the model is kept beside the final one and evaluated."""
+
+    tokens: list[integer(gt=0)] = Field(default_factory=list)
+
+    @field_validator("tokens")
+    @classmethod
+    def _increasing(cls, tokens: list[int]) -> list[int]:
+        for before, after in zip(tokens, tokens[1:], strict=False):
+            if after <= before:
+                what = "repeated" if after == before else f"out of order (after {before})"
+                raise ValueError(f"{after} is {what}; list the points in increasing order, once each")
+        return tokens
+
+
 class PretrainCell(Strict):
     arch: Architecture
     objective: ObjectiveName
@@ -262,6 +287,7 @@ class PretrainConfig(Strict):
     eval_tokens: integer(gt=0, le=MAX_TOKENS)
     optimizer: OptimizerConfig
     cells: Annotated[dict[Name, PretrainCell], Field(min_length=1)]
+    eval_at: EvalAt = EvalAt()  # every cell's (and replicate's) snapshots; none by default
 
     @model_validator(mode="after")
     def _batch(self) -> PretrainConfig:
@@ -305,6 +331,7 @@ class AdaptCell(Strict):
     cross_attention: Literal["copy", "random"] = "copy"
     warmup_steps: integer(ge=0) = 0
     sources: Annotated[list[Source], Field(min_length=1)] | None = None
+    eval_at: EvalAt = EvalAt()  # snapshots, by tokens spent adapting (warm-up included)
 
     def objective_options(self) -> Strict:
         return OPTIONS_BY_OBJECTIVE[self.objective].model_validate(self.options)
@@ -322,6 +349,7 @@ class FinetuneCell(Strict):
     packing: bool = True
     dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.1
     optimizer: OptimizerConfig = OptimizerConfig(lr=1.0e-3, warmup_steps=10, schedule="constant")
+    eval_at: EvalAt = EvalAt()  # snapshots, by tokens spent finetuning
 
 
 # ------------------------------------------------------------------------------------- evaluation
