@@ -13,8 +13,9 @@ the last checkpoint and publishes the same bytes again.
 
 from __future__ import annotations
 
-import json
+import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,11 +26,12 @@ from transformers import PreTrainedModel
 from pretrainlab import atomic, paths
 from pretrainlab.atomic import atomic_dir, atomic_file, json_text
 from pretrainlab.errors import UserInputError
-from pretrainlab.metrics_contract import LossCurve, TrainingMetrics
+from pretrainlab.metrics_contract import LossCurve, TrainingMetrics, read_json
 from pretrainlab.models.load import MODEL_CARD
 from pretrainlab.training.checkpoint import Checkpointer
 from pretrainlab.training.loop import LoopResult
 from pretrainlab.training.plan import CellPlan
+from pretrainlab.training.snapshots import SNAPSHOTS
 
 
 @dataclass(frozen=True)
@@ -100,11 +102,15 @@ def publish(
     card: dict[str, Any],
     checkpointer: Checkpointer,
     full_state: dict[str, torch.Tensor] | None = None,
+    snapshots: Sequence[Path] = (),
 ) -> None:
-    """Write the finished cell in the order above (rank 0 only), then remove its checkpoints."""
+    """Write the finished cell in the order above (rank 0 only), then remove its checkpoints.
+
+    ``snapshots``: folders kept during training (:mod:`pretrainlab.training.snapshots`), published
+    inside the model directory."""
     metrics_text = json_text(metrics.as_json(), outputs.metrics)  # a NaN loss: refused, nothing replaced
     atomic.remove(outputs.metrics)  # the earlier run's finished-marker goes first
-    save_model(model, outputs.model_dir, tokenizer_dir, card, full_state)
+    save_model(model, outputs.model_dir, tokenizer_dir, card, full_state, snapshots)
     write_curve(outputs.plots, history)
     with atomic_file(outputs.metrics) as handle:  # last: its presence marks a finished cell
         handle.write(metrics_text)
@@ -134,10 +140,13 @@ def save_model(
     tokenizer_dir: Path,
     card: dict[str, Any],
     state_dict: dict[str, torch.Tensor] | None = None,
+    snapshots: Sequence[Path] = (),
 ) -> None:
     """``save_pretrained`` (safetensors) + the tokenizer + the model card, published atomically.
 
-    ``state_dict``: the full weights when ``model`` holds only shards (FSDP); else the model's own.
+    ``state_dict``: the full weights when ``model`` holds only shards (FSDP), or a copy of them that
+    leaves ``model`` on its device; else the model's own. ``snapshots``: folders copied (hard-linked
+    where the filesystem allows) into ``snapshots/`` of ``out_dir``, in the same atomic rename.
     """
     with atomic_dir(out_dir) as tmp:
         if state_dict is None:
@@ -148,10 +157,36 @@ def save_model(
             if item.is_file():
                 shutil.copy2(item, tmp / item.name)
         (tmp / MODEL_CARD).write_text(json_text(card, out_dir / MODEL_CARD))
+        for folder in snapshots:
+            shutil.copytree(folder, tmp / SNAPSHOTS / Path(folder).name, copy_function=_link_or_copy)
+
+
+def _link_or_copy(source: str, destination: str) -> None:
+    """A hard link (a published file is never written in place), or a copy across filesystems."""
+    try:
+        os.link(source, destination)
+    except OSError:
+        shutil.copy2(source, destination)
+
+
+# What every consumer of a model reads from its card, and the type it must have.
+CARD_FIELDS: dict[str, type] = {"name": str, "kind": str, "arch": str, "objective": str, "seq_len": int}
 
 
 def read_card(model_dir: Path) -> dict[str, Any]:
-    return json.loads((Path(model_dir) / MODEL_CARD).read_text())
+    """The model card of ``model_dir``: a JSON object with :data:`CARD_FIELDS`; an empty, truncated or
+    edited card is a :class:`UserInputError` naming the file (and the key)."""
+    path = Path(model_dir) / MODEL_CARD
+    recover = "restore it with `dvc checkout`, or retrain the model (`dvc repro` its training stage)"
+    card = read_json(path, "model card", recover)
+    if not isinstance(card, dict):
+        raise UserInputError(f"{path}: a model card is a JSON object, not {type(card).__name__}; {recover}")
+    for key, kind in CARD_FIELDS.items():
+        value = card.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            found = "missing" if key not in card else f"{value!r}, not a {kind.__name__}"
+            raise UserInputError(f"{path}: `{key}` is {found}; {recover}")
+    return card
 
 
 def write_curve(path: Path, history: list[dict[str, Any]]) -> None:

@@ -29,6 +29,7 @@ from pretrainlab.training.device import Runtime, resolve_runtime
 from pretrainlab.training.distributed import World
 from pretrainlab.training.loop import CompileFailed, LoopConfig, OutOfMemory, Trainer
 from pretrainlab.training.plan import CellPlan
+from pretrainlab.training.snapshots import SNAPSHOTS, SnapshotPoint, SnapshotWriter
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class TrainingJob:
     batch_keys: tuple[tuple[str, int], ...]
     warmup: FrozenWarmup | None = None
     tokenizer_dir: Path = paths.TOKENIZER  # copied beside the weights
+    eval_at: tuple[SnapshotPoint, ...] = ()  # snapshots kept beside the final model (the stage's eval_at)
 
 
 def curve_strides(steps: int) -> tuple[int, int]:
@@ -93,11 +95,13 @@ def run_job(job: TrainingJob, resources: ResourcesConfig) -> dict[str, Any]:
     runtime = replace(runtime, device=distributed.device_for(world, runtime.device))
     distributed.init_process_group(world, runtime.device)
     checkpointer = Checkpointer(job.outputs.checkpoints, job.fingerprint, writer=world.is_main)
+    card = job.card.as_json(job.fingerprint)
+    snapshots = SnapshotWriter(job.outputs.checkpoints / SNAPSHOTS, job.eval_at, card, job.tokenizer_dir)
     _log_start(job.plan, runtime, world)
     try:
         if job.warmup is not None and checkpointer.latest() is None:
             warm_up(job, job.warmup, runtime, resources, world)
-        trainer = main_phase(job, runtime, resources, world, checkpointer)
+        trainer = main_phase(job, runtime, resources, world, checkpointer, snapshots if job.eval_at else None)
         result = trainer.fit()
     except OutOfMemory as error:
         raise UserInputError(out_of_memory_message(error, job.batch_keys)) from None
@@ -114,9 +118,10 @@ def run_job(job: TrainingJob, resources: ResourcesConfig) -> dict[str, Any]:
             result.history,
             job.outputs,
             tokenizer_dir=job.tokenizer_dir,
-            card=job.card.as_json(job.fingerprint),
+            card=card,
             checkpointer=checkpointer,
             full_state=full_state,
+            snapshots=snapshots.folders(),
         )
     distributed.barrier(world)
     return metrics.as_json()
@@ -154,8 +159,10 @@ def main_phase(
     resources: ResourcesConfig,
     world: World,
     checkpointer: Checkpointer,
+    snapshots: SnapshotWriter | None = None,
 ) -> Trainer:
-    """The trainer of the main phase: ``plan.steps`` steps of the whole model, checkpointed."""
+    """The trainer of the main phase: ``plan.steps`` steps of the whole model, checkpointed (and
+    snapshotted at the job's ``eval_at`` points)."""
     eval_every, record_every = curve_strides(job.plan.steps)
     config = LoopConfig(
         arch=job.plan.arch,
@@ -170,7 +177,9 @@ def main_phase(
         compile=resources.compile,
     )
     batches = job.batches.shard(world.rank, world.world_size) if world.distributed else job.batches
-    return Trainer(job.model, config, runtime, batches, lambda: job.val_batches, checkpointer, world)
+    return Trainer(
+        job.model, config, runtime, batches, lambda: job.val_batches, checkpointer, world, snapshots
+    )
 
 
 def out_of_memory_message(error: OutOfMemory, batch_keys: tuple[tuple[str, int], ...]) -> str:

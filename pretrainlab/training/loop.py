@@ -17,7 +17,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -32,6 +32,9 @@ from pretrainlab.training.device import Runtime
 from pretrainlab.training.distributed import World
 from pretrainlab.training.mfu import model_flops_utilization
 from pretrainlab.training.schedule import lr_multiplier
+
+if TYPE_CHECKING:
+    from pretrainlab.training.snapshots import SnapshotWriter
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +129,7 @@ class Trainer:
         val_batches: Callable[[], list[ModelBatch]],
         checkpointer: Checkpointer | None = None,
         world: World | None = None,
+        snapshots: SnapshotWriter | None = None,
     ):
         self.config = config
         self.runtime = runtime
@@ -134,6 +138,7 @@ class Trainer:
         self.train_batch = train_batch
         self.val_batches = val_batches
         self.checkpointer = checkpointer
+        self.snapshots = snapshots  # the model at declared steps (eval_at), before that step's checkpoint
         self.optimizer = build_optimizer(self.model, config.optimizer, runtime.device)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda step: lr_multiplier(step, config.steps, config.optimizer)
@@ -231,6 +236,8 @@ class Trainer:
         # a fresh run's dropout streams (one per rank); a resumed run restores its own
         torch.manual_seed(cfg.seed + self.world.rank)
         start_step = self._resume(result)
+        if self.snapshots is not None and self.world.is_main:
+            self.snapshots.resume_at(start_step)
         recent: list[float] = []
         with _progress(cfg.progress and self.world.is_main) as progress:
             task = progress.add_task("train", total=cfg.steps, completed=start_step, loss=math.nan)
@@ -266,6 +273,8 @@ class Trainer:
                     self._log(done, recent, result)
                     recent = []
                 progress.update(task, completed=done, loss=loss)
+                if self.snapshots is not None and done in self.snapshots.steps:
+                    self._snapshot(done)
                 if self.checkpointer is not None and done % cfg.checkpoint_interval == 0 and done < cfg.steps:
                     self._save(done, result)
         result.final_train_loss = result.history[-1]["train_loss"]
@@ -279,6 +288,12 @@ class Trainer:
             extra = {"tokens": result.tokens, "train_seconds": result.train_seconds}
             trainer = TrainerState(done, self.checkpointer.fingerprint, list(result.history), extra)
             self.checkpointer.save(trainer, state)
+
+    def _snapshot(self, done: int) -> None:
+        assert self.snapshots is not None
+        state = distributed.full_model_state(self.model)  # collective: every rank takes part, rank 0 writes
+        if self.world.is_main:
+            self.snapshots.save(done, distributed.unwrap(self.model), state)
 
     def _mfu(self, done: int, result: LoopResult) -> float | None:
         """Achieved FLOP/s per GPU over its bf16 peak (DESIGN convention for FLOPs); None off CUDA."""

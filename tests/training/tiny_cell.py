@@ -29,6 +29,7 @@ from pretrainlab.training.cell import CellOutputs, ModelCard
 from pretrainlab.training.data import WindowSampler
 from pretrainlab.training.job import FrozenWarmup, TrainingJob, run_job
 from pretrainlab.training.plan import plan_cell
+from pretrainlab.training.snapshots import snapshot_points
 
 SPECIALS = SpecialTokens.for_tests(vocab_size=256, num_sentinels=20)
 SEQ_LEN, BATCH_TOKENS = 32, 128  # 4 sequences per step
@@ -56,6 +57,7 @@ def run(
     checkpoint_interval: int = 3,
     compile: bool = False,
     warmup: FrozenWarmup | None = None,
+    eval_at: tuple[int, ...] = (),
 ) -> dict:
     size = ModelSize(d_model=32, n_layers=2, n_heads=2, d_ff=64, dropout=dropout)
     tokens_per_step = plan_cell(
@@ -99,6 +101,7 @@ def run(
         batch_keys=(("pretrain.batch_tokens", BATCH_TOKENS), ("pretrain.seq_len", SEQ_LEN)),
         warmup=warmup,
         tokenizer_dir=tokenizer_dir,
+        eval_at=snapshot_points(plan, eval_at),
     )
     return run_job(job, resources)
 
