@@ -25,6 +25,7 @@ from pretrainlab.training.batches import cell_batches
 from pretrainlab.training.cell import CellOutputs, ModelCard, source_model
 from pretrainlab.training.job import FrozenWarmup, TrainingJob, run_job
 from pretrainlab.training.plan import plan_cell
+from pretrainlab.training.snapshots import snapshot_points
 from stages import check_environment
 
 
@@ -102,6 +103,7 @@ def prepare(name: str, params: Params) -> TrainingJob:
         outputs=outputs,
         batch_keys=(("pretrain.batch_tokens", params.batch_tokens), ("pretrain.seq_len", params.seq_len)),
         warmup=FrozenWarmup(warmup, freeze_all_but_cross_attention) if warmup else None,
+        eval_at=snapshot_points(plan, cell.eval_at.tokens),  # checked by validate, warm-up included
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import torch
 
+from pretrainlab.config.budget_checks import eval_at_errors
 from pretrainlab.config.fingerprint import fingerprint
 from pretrainlab.config.keys import read, size_key
 from pretrainlab.config.schema import FinetuneCell, ModelSize, Strict, Study, SynthworldSource
@@ -16,6 +17,7 @@ from pretrainlab.models.load import load_pretrained
 from pretrainlab.tokenization.load import load_tokenizer
 from pretrainlab.training.cell import CellOutputs, ModelCard, source_model
 from pretrainlab.training.job import TrainingJob, run_job
+from pretrainlab.training.snapshots import snapshot_points
 from stages import check_environment
 
 
@@ -76,6 +78,9 @@ def prepare(name: str, params: Params) -> TrainingJob:
         seed=params.seed,
         key=f"finetune.{name}",
     )
+    key = f"finetune.{name}"
+    if errors := eval_at_errors(cell.eval_at.tokens, mixture.plan, cell.budget, f"{key}.eval_at", key):
+        raise UserInputError("; ".join(errors))  # its steps depend on the mixture: validate cannot tell
     prompt_format = prompt_format_name(objective, multitask_finetuned=True)
     return TrainingJob(
         model=model,
@@ -98,6 +103,7 @@ def prepare(name: str, params: Params) -> TrainingJob:
         ),
         outputs=CellOutputs.of("finetune", name),
         batch_keys=(("pretrain.batch_tokens", params.batch_tokens), ("pretrain.seq_len", params.seq_len)),
+        eval_at=snapshot_points(mixture.plan, cell.eval_at.tokens),
     )
 
 

@@ -6,7 +6,15 @@ from pretrainlab import paths
 from pretrainlab.config.fingerprint import fingerprint
 from pretrainlab.config.keys import read
 from pretrainlab.config.replicates import split_replicate
-from pretrainlab.config.schema import ModelSize, OptimizerConfig, PretrainCell, ResourcesConfig, Strict, Study
+from pretrainlab.config.schema import (
+    EvalAt,
+    ModelSize,
+    OptimizerConfig,
+    PretrainCell,
+    ResourcesConfig,
+    Strict,
+    Study,
+)
 from pretrainlab.evaluation.prompt_formats import prompt_format_name
 from pretrainlab.models.build import build_model
 from pretrainlab.tokenization.load import load_tokenizer
@@ -16,6 +24,7 @@ from pretrainlab.training.cell import CellOutputs, ModelCard
 from pretrainlab.training.device import attention_backend, resolve_runtime
 from pretrainlab.training.job import TrainingJob, run_job
 from pretrainlab.training.plan import plan_cell
+from pretrainlab.training.snapshots import snapshot_points
 from stages import check_environment
 
 
@@ -29,6 +38,7 @@ class Params(Strict):
     optimizer: OptimizerConfig
     cell: PretrainCell
     size: ModelSize
+    eval_at: EvalAt  # the snapshots every cell keeps
 
 
 def prepare(name: str, params: Params, resources: ResourcesConfig) -> TrainingJob:
@@ -71,6 +81,7 @@ def prepare(name: str, params: Params, resources: ResourcesConfig) -> TrainingJo
         card=card,
         outputs=CellOutputs.of("pretrain", name),
         batch_keys=(("pretrain.batch_tokens", params.batch_tokens), ("pretrain.seq_len", seq_len)),
+        eval_at=snapshot_points(plan, params.eval_at.tokens),
     )
 
 
@@ -92,6 +103,7 @@ def study_keys(study: Study, cell: str | None) -> dict[str, str]:
         "optimizer": "pretrain.optimizer",
         "cell": f"pretrain.cells.{base}",
         "size": f"models.{study.pretrain.cells[base].model}",
+        "eval_at": "pretrain.eval_at",
     }
     return keys if seed is not None else {"seed": "seed", **keys}
 
