@@ -1,23 +1,46 @@
 # `make run` and `make test` are the README's first two commands: both create .venv/ on first use
-# (idempotent: reinstalled only when pyproject.toml changes).
+# (idempotent: reinstalled only when pyproject.toml or the lock changes).
+# The environment is pinned: requirements.lock holds the exact version of every package but torch
+# (`make lock` refreshes it). torch is pinned by version only (TORCH), so each machine takes its own
+# build of that version: the CPU build where pip's configuration offers it, a GPU node its CUDA build;
+# a venv that already has a torch (e.g. made with `python3 -m venv --system-site-packages .venv` on a
+# node with a system torch) keeps it.
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed
+LOCK := requirements.lock
+TORCH ?= torch==2.13.0
+UV_VERSION := 0.13.9
+# Where `make lock` finds torch's CPU build (resolving against the CUDA build would lock its nvidia-*
+# packages for every machine): pip's find-links here; elsewhere e.g.
+# LOCK_FLAGS='--extra-index-url https://download.pytorch.org/whl/cpu --index-strategy unsafe-best-match'.
+LOCK_FLAGS ?= $(addprefix --find-links ,$(shell python3 -m pip config get global.find-links 2>/dev/null))
 PARAMS ?= params.yaml
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export TOKENIZERS_PARALLELISM := true
 
-.PHONY: install run test lint format
+.PHONY: install lock run test lint format
 
-$(STAMP): pyproject.toml
+$(UV):
 	test -x $(PY) || python3 -m venv $(VENV)
-	# No GPU here: take PyTorch's CPU build (a plain `torch` would pull a multi-GB CUDA build).
-	if ! command -v nvidia-smi >/dev/null 2>&1; then $(PY) -m pip install -q "torch==2.13.0"; fi
-	$(PY) -m pip install -q -e ".[dev,eval]"
+	$(PY) -m pip install -q "uv==$(UV_VERSION)"
+
+$(STAMP): pyproject.toml $(LOCK) | $(UV)
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q --no-deps "$(TORCH)"
+	$(UV) pip install -q --python $(PY) -r $(LOCK)
+	$(UV) pip install -q --python $(PY) --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Re-resolve pyproject.toml's ranges to exact versions (review the diff, then `make install`).
+lock: | $(UV)
+	echo "$(TORCH)" > $(VENV)/torch-pin.txt
+	$(UV) pip compile -q pyproject.toml --extra dev --extra eval --python $(PY) -c $(VENV)/torch-pin.txt \
+	  --no-emit-package torch --no-header $(LOCK_FLAGS) -o $(LOCK)
+	! grep -E '^(nvidia-|triton==)' $(LOCK) || { echo "make lock: $(LOCK) holds CUDA packages: torch's CPU build was not found (set LOCK_FLAGS)"; exit 2; }
 
 run: install
 	pretrainlab validate $(PARAMS)
