@@ -84,17 +84,15 @@ def _remove_dead_writers(folder: Path, name: str | None) -> None:
 
 
 def _naming(error: OSError, final: Path, tmp: Path | None = None) -> OSError:
-    """A refused write (a full disk, a read-only folder), named by the output being written:
-    ``write()`` names no file, and the temporary (or a file inside ``atomic_dir``'s) is named by where
-    it was going (``data/tokens/meta.json``), which is what the user knows."""
-    if error.errno is None:
+    """A full disk, named by the output being written: ``write()`` names no file, and a file inside
+    ``atomic_dir``'s temporary is named by where it was going (``data/tokens/meta.json``)."""
+    if error.errno not in DISK_FULL:
         return error
     if error.filename is None:
         return OSError(error.errno, os.strerror(error.errno), str(final))
-    failed = Path(os.path.abspath(error.filename))
-    if tmp is not None and failed.is_relative_to(os.path.abspath(tmp)):
+    if tmp is not None and Path(error.filename).is_relative_to(tmp):
         return OSError(
-            error.errno, os.strerror(error.errno), str(final / failed.relative_to(os.path.abspath(tmp)))
+            error.errno, os.strerror(error.errno), str(final / Path(error.filename).relative_to(tmp))
         )
     return error
 
@@ -145,7 +143,7 @@ def atomic_file(final: Path, mode: str = "w") -> Iterator[Any]:
         os.replace(tmp, final)
     except BaseException as error:
         tmp.unlink(missing_ok=True)
-        if isinstance(error, OSError) and (named := _naming(error, final, tmp)) is not error:
+        if isinstance(error, OSError) and (named := _naming(error, final)) is not error:
             raise named from error
         raise
 

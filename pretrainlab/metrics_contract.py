@@ -20,6 +20,7 @@ the file and the key that does not fit and say which stage to rerun. Accuracies 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import math
@@ -29,11 +30,13 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, model_validator
 
 from pretrainlab.errors import UserInputError
 
 CURVE_FIELDS = ("step", "tokens", "train_loss", "val_loss", "lr")
+LOCK_FILE = Path(__file__).resolve().parents[1] / "requirements.lock"  # `make lock` writes it
+_READING = "reading"  # validation context of a file read back (not a record being made)
 _COUNTS = ("step", "tokens")  # written as integers
 
 
@@ -45,6 +48,21 @@ class Record(BaseModel):
     def as_json(self) -> dict[str, Any]:
         """The plain dict the JSON file holds (NaN stays NaN: the JSON writer refuses it)."""
         return self.model_dump(mode="python")
+
+
+class Environment(Record):
+    """The software a result was made with (model cards, evaluation metrics)."""
+
+    lock_sha256: str | None  # of requirements.lock (None: a package installed without its checkout)
+    torch: str  # e.g. 2.13.0+cpu
+    cuda: str | None  # the CUDA torch was built for; None: a CPU build
+
+    @classmethod
+    def current(cls) -> Environment:
+        import torch  # the writers (training and evaluate stages) have it loaded already
+
+        lock = hashlib.sha256(LOCK_FILE.read_bytes()).hexdigest() if LOCK_FILE.is_file() else None
+        return cls(lock_sha256=lock, torch=torch.__version__, cuda=torch.version.cuda)
 
 
 class Accuracy(Record):
@@ -103,6 +121,15 @@ class EvaluationMetrics(Record):
     held_out: MeanAccuracy | None  # None when no held-out task was evaluated
     held_in: MeanAccuracy | None
     lm_eval: dict[str, dict[str, float | int | None]] | None = None  # task -> metric (acc, acc_stderr, n)
+    environment: Environment | None = None  # None: a file written before environments were recorded
+
+    @model_validator(mode="before")
+    @classmethod
+    def _record_environment(cls, data: Any, info: ValidationInfo) -> Any:
+        """A record being made (not read back from its file) records the environment making it."""
+        if isinstance(data, dict) and "environment" not in data and not (info.context or {}).get(_READING):
+            return {**data, "environment": Environment.current().as_json()}
+        return data
 
     def average(self, section: str) -> MeanAccuracy | None:
         """``held_out`` or ``held_in``."""
@@ -153,7 +180,7 @@ def _problem(error: ValidationError) -> str:
 def parse_metrics(record: type[R], data: object, path: Path, rerun: str) -> R:
     """``data`` (a metrics file's JSON) as ``record``; a mismatch names the file and the key."""
     try:
-        return record.model_validate(data)
+        return record.model_validate(data, context={_READING: True})
     except ValidationError as error:
         raise UserInputError(f"{path}: {_problem(error)}; rerun `{rerun}`") from error
 

@@ -26,7 +26,7 @@ from transformers import PreTrainedModel
 from pretrainlab import atomic, paths
 from pretrainlab.atomic import atomic_dir, atomic_file, json_text
 from pretrainlab.errors import UserInputError
-from pretrainlab.metrics_contract import LossCurve, TrainingMetrics, read_json
+from pretrainlab.metrics_contract import Environment, LossCurve, TrainingMetrics, read_json
 from pretrainlab.models.load import MODEL_CARD
 from pretrainlab.training.checkpoint import Checkpointer
 from pretrainlab.training.loop import LoopResult
@@ -77,7 +77,8 @@ class ModelCard:
     mixture_examples: int | None = None  # finetune: training examples in the MTF mixture
 
     def as_json(self, fingerprint: str) -> dict[str, Any]:
-        """The card's JSON, ``fingerprint`` (of the params and data that made the model) included."""
+        """The card's JSON, ``fingerprint`` (of the params and data that made the model) and the
+        software :class:`~pretrainlab.metrics_contract.Environment` included."""
         return {
             "name": self.name,
             "kind": self.kind,
@@ -89,6 +90,7 @@ class ModelCard:
             "tokenizer_sha256": self.tokenizer_sha256,
             **({} if self.mixture_examples is None else {"mixture_examples": self.mixture_examples}),
             "fingerprint": fingerprint,
+            "environment": Environment.current().as_json(),  # the lock's hash, torch's and CUDA's versions
         }
 
 
