@@ -84,15 +84,17 @@ def _remove_dead_writers(folder: Path, name: str | None) -> None:
 
 
 def _naming(error: OSError, final: Path, tmp: Path | None = None) -> OSError:
-    """A full disk, named by the output being written: ``write()`` names no file, and a file inside
-    ``atomic_dir``'s temporary is named by where it was going (``data/tokens/meta.json``)."""
-    if error.errno not in DISK_FULL:
+    """A refused write (a full disk, a read-only folder), named by the output being written:
+    ``write()`` names no file, and the temporary (or a file inside ``atomic_dir``'s) is named by where
+    it was going (``data/tokens/meta.json``), which is what the user knows."""
+    if error.errno is None:
         return error
     if error.filename is None:
         return OSError(error.errno, os.strerror(error.errno), str(final))
-    if tmp is not None and Path(error.filename).is_relative_to(tmp):
+    failed = Path(os.path.abspath(error.filename))
+    if tmp is not None and failed.is_relative_to(os.path.abspath(tmp)):
         return OSError(
-            error.errno, os.strerror(error.errno), str(final / Path(error.filename).relative_to(tmp))
+            error.errno, os.strerror(error.errno), str(final / failed.relative_to(os.path.abspath(tmp)))
         )
     return error
 
@@ -143,7 +145,7 @@ def atomic_file(final: Path, mode: str = "w") -> Iterator[Any]:
         os.replace(tmp, final)
     except BaseException as error:
         tmp.unlink(missing_ok=True)
-        if isinstance(error, OSError) and (named := _naming(error, final)) is not error:
+        if isinstance(error, OSError) and (named := _naming(error, final, tmp)) is not error:
             raise named from error
         raise
 

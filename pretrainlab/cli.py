@@ -6,6 +6,7 @@ Bad input anywhere ends in one clear message naming the key or file, and exit co
 
 from __future__ import annotations
 
+import errno
 import functools
 import importlib
 import logging
@@ -26,6 +27,12 @@ STAGES = ("corpus", "tokenize", "pretrain", "adapt", "finetune", "evaluate", "re
 TRAINING_STAGES = ("pretrain", "adapt", "finetune")  # run on resources.nproc_per_node processes
 CELL_STAGES = ("pretrain", "adapt", "finetune", "evaluate")
 REPLICATE_STAGES = ("pretrain", "evaluate")
+# File-system refusals a user causes and fixes (a path named in params or on the command line):
+# unreadable, read-only, in a missing folder, a folder where a file goes, a file where a folder goes.
+USER_FIXABLE = frozenset(
+    {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT, errno.EISDIR, errno.ENOTDIR, errno.ENAMETOOLONG}
+)
+USER_FIXABLE_EXIT_CODE = 2
 
 
 class Commands(TyperGroup):
@@ -77,19 +84,29 @@ def _fail(error: UserInputError) -> None:
     raise typer.Exit(code=error.exit_code)
 
 
-def _fail_disk_full(error: OSError) -> None:
-    """Not bad input (exit 1), but not a bug either: one line, no traceback."""
+def _fail_file_system(error: OSError) -> None:
+    """What the file system refused, in one line naming the path, no traceback: a full disk (exit 1,
+    not bad input), or a path the user can fix (exit 2: unreadable, read-only, missing folder, a folder
+    where a file goes). Anything else is a bug and keeps its traceback."""
     from rich.markup import escape
 
+    from pretrainlab.atomic import DISK_FULL
+
     where = f"{error.filename}: " if error.filename else ""
+    if error.errno in DISK_FULL:
+        advice, code = "free some space and rerun", 1
+    elif error.errno in USER_FIXABLE and error.filename:
+        advice, code = "fix the path or its permissions and rerun", USER_FIXABLE_EXIT_CODE
+    else:
+        raise error
     err().print(
         f"[bold red]error:[/] {escape(where)}{error.strerror} (errno {error.errno}); no half-written "
-        "file was published and the previous version is intact: free some space and rerun",
+        f"file was published and the previous version is intact: {advice}",
         markup=True,
         highlight=False,
         soft_wrap=True,
     )
-    raise typer.Exit(code=1)
+    raise typer.Exit(code=code)
 
 
 @app.command()
@@ -101,6 +118,8 @@ def validate(params: Annotated[Path, typer.Argument(help="params file")] = Path(
         study = load_params(params)
     except UserInputError as error:
         _fail(error)
+    except OSError as error:
+        _fail_file_system(error)
     cells = ", ".join(study.pretrain.cells)
     typer.echo(f"{params}: ok ({len(study.pretrain.cells)} pretrain cells: {cells})")
 
@@ -108,9 +127,19 @@ def validate(params: Annotated[Path, typer.Argument(help="params file")] = Path(
 @app.command()
 def schema(out: Annotated[Path, typer.Option(help="where to write")] = Path("params.schema.json")) -> None:
     """Write the JSON Schema that editors use to complete params.yaml."""
+    from pretrainlab.atomic import atomic_file
     from pretrainlab.config.load import json_schema
 
-    out.write_text(json_schema())
+    try:
+        if out.is_dir():
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(out))
+        if not out.parent.is_dir():  # a typo in the folder: not created behind the user's back
+            raise FileNotFoundError(errno.ENOENT, "no such folder", str(out.parent))
+        text = json_schema()
+        with atomic_file(out) as handle:
+            handle.write(text)
+    except OSError as error:
+        _fail_file_system(error)
     typer.echo(f"wrote {out}")
 
 
@@ -171,11 +200,7 @@ def stage(
             report_worker_error(error)
         _fail(error)
     except OSError as error:
-        from pretrainlab.atomic import DISK_FULL
-
-        if error.errno not in DISK_FULL:
-            raise
-        _fail_disk_full(error)
+        _fail_file_system(error)
 
 
 @app.command()

@@ -26,6 +26,7 @@ from pretrainlab.training.cell import CellOutputs, ModelCard, source_model
 from pretrainlab.training.job import FrozenWarmup, TrainingJob, run_job
 from pretrainlab.training.plan import plan_cell
 from pretrainlab.training.snapshots import snapshot_points
+from pretrainlab.training.stream_fit import require_windows
 from stages import check_environment
 
 
@@ -42,10 +43,10 @@ class Params(Strict):
     val_fraction: float
 
 
-def token_streams(params: Params, scratch: Path) -> tuple[TokenStream, TokenStream]:
-    """The study's token streams, or the continued-pretraining corpus encoded with the same tokenizer."""
+def tokens_dir(params: Params, scratch: Path) -> Path:
+    """Where the cell's token streams are: the study's, or the continued-pretraining corpus encoded with the same tokenizer."""
     if params.cell.sources is None:
-        return TokenStream.open(paths.TOKENS, "train"), TokenStream.open(paths.TOKENS, "val")
+        return paths.TOKENS
     corpus = CorpusConfig(
         sources=params.cell.sources, filters=params.filters, val_fraction=params.val_fraction
     )
@@ -53,7 +54,7 @@ def token_streams(params: Params, scratch: Path) -> tuple[TokenStream, TokenStre
     if not (scratch / "tokens" / "meta.json").is_file():
         build_corpus(corpus, params.seed, scratch / "corpus")
         encode_corpus(scratch / "corpus", paths.TOKENIZER, scratch / "tokens")
-    return TokenStream.open(scratch / "tokens", "train"), TokenStream.open(scratch / "tokens", "val")
+    return scratch / "tokens"
 
 
 def prepare(name: str, params: Params) -> TrainingJob:
@@ -63,12 +64,14 @@ def prepare(name: str, params: Params) -> TrainingJob:
     source_dir, source = source_model(cell.from_)
     _, specials = load_tokenizer(paths.TOKENIZER)
     outputs = CellOutputs.of("adapt", name)
-    train, val = token_streams(params, outputs.checkpoints / "data")
+    tokens = tokens_dir(params, outputs.checkpoints / "data")
+    train, val = TokenStream.open(tokens, "train"), TokenStream.open(tokens, "val")
     if source.get("tokenizer_sha256") != train.meta["tokenizer_sha256"]:
         raise UserInputError(
             f"adapt.{name}.from: {source_dir} was trained with another tokenizer than data/tokenizer"
         )
     plan = plan_cell(cell, params.size, specials, seq_len=params.seq_len, batch_tokens=params.batch_tokens)
+    require_windows(tokens, [train, val], plan.window, params.seq_len)
     # The same validation batches as a from-scratch cell of the target arch/objective: curves compare.
     batches, val_batches = cell_batches(
         cell, specials, plan, train.tokens, val.tokens, eval_tokens=params.eval_tokens, seed=params.seed

@@ -25,6 +25,7 @@ from pretrainlab.training.device import attention_backend, resolve_runtime
 from pretrainlab.training.job import TrainingJob, run_job
 from pretrainlab.training.plan import plan_cell
 from pretrainlab.training.snapshots import snapshot_points
+from pretrainlab.training.stream_fit import require_windows
 from stages import check_environment
 
 
@@ -54,6 +55,7 @@ def prepare(name: str, params: Params, resources: ResourcesConfig) -> TrainingJo
         batch_tokens=params.batch_tokens,
         optimizer=params.optimizer,
     )
+    require_windows(paths.TOKENS, [train, val], plan.window, seq_len)
     batches, val_batches = cell_batches(
         cell, specials, plan, train.tokens, val.tokens, eval_tokens=params.eval_tokens, seed=params.seed
     )
