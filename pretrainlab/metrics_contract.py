@@ -32,6 +32,7 @@ from typing import Any, Literal, TypeVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, model_validator
 
+from pretrainlab.atomic import non_finite_numbers
 from pretrainlab.errors import UserInputError
 
 CURVE_FIELDS = ("step", "tokens", "train_loss", "val_loss", "lr")
@@ -170,6 +171,8 @@ R = TypeVar("R", bound=Record)
 def _problem(error: ValidationError) -> str:
     first = error.errors()[0]
     key = ".".join(str(part) for part in first["loc"])
+    if not key:
+        return f"not a JSON object ({first['msg']})"
     if first["type"] == "missing":
         return f"no `{key}` (written by an older stage)"
     if first["type"] == "extra_forbidden":
@@ -185,17 +188,29 @@ def parse_metrics(record: type[R], data: object, path: Path, rerun: str) -> R:
         raise UserInputError(f"{path}: {_problem(error)}; rerun `{rerun}`") from error
 
 
+def read_json(path: Path, what: str, rerun: str) -> Any:
+    """The JSON in ``path`` (a ``what``: "metrics file", "model card"), every number finite. Missing,
+    unreadable (permissions, a folder), not UTF-8, not JSON, or holding NaN/infinity: a
+    :class:`UserInputError` naming the file, ending with ``rerun`` (what brings it back)."""
+    path = Path(path)
+    if not path.exists():
+        raise UserInputError(f"{path}: {what} not found (has its stage run? {rerun})")
+    try:
+        data = json.loads(path.read_bytes())
+    except OSError as err:
+        raise UserInputError(f"{path}: {what} unreadable ({err.strerror or err}); {rerun}") from err
+    except ValueError as err:  # JSONDecodeError and UnicodeDecodeError: a truncated or damaged file
+        raise UserInputError(f"{path}: {what} is not valid JSON ({err}); {rerun}") from err
+    if bad := non_finite_numbers(data):
+        raise UserInputError(f"{path}: {what} holds {', '.join(bad)} (not a result); {rerun}")
+    return data
+
+
 def read_metrics(path: Path, record: type[R], rerun: str) -> R:
     """The metrics file at ``path`` as ``record``; missing, not JSON or not fitting: a
     :class:`UserInputError` naming the file (and the key), ending with ``rerun`` (a command)."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserInputError(f"{path}: metrics file not found (has its stage run? `{rerun}`)")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise UserInputError(f"{path}: not valid JSON ({err}); rerun `{rerun}`") from err
-    return parse_metrics(record, data, path, rerun)
+    data = read_json(path, "metrics file", f"rerun `{rerun}`")
+    return parse_metrics(record, data, Path(path), rerun)
 
 
 @dataclass(frozen=True, eq=False)  # numpy fields: == is not a bool
@@ -221,20 +236,21 @@ class LossCurve:
 
     @classmethod
     def read(cls, path: Path) -> LossCurve:
-        """Read a curve file; a missing file or column is a :class:`UserInputError` naming it."""
+        """Read a curve file; a missing or unreadable file, a missing column or a value that is not a
+        finite number (an empty ``val_loss`` aside) is a :class:`UserInputError` naming the file and line."""
         path = Path(path)
-        if not path.is_file():
+        if not path.exists():
             raise UserInputError(f"{path}: loss curve file not found (has its stage run?)")
-        with open(path, newline="") as handle:
-            reader = csv.DictReader(handle)
-            missing = [name for name in CURVE_FIELDS if name not in (reader.fieldnames or ())]
-            if missing:
-                raise UserInputError(f"{path}: missing column(s) {', '.join(missing)}")
-            rows = list(reader)
         try:
-            return cls.from_history([{k: (v if v != "" else None) for k, v in row.items()} for row in rows])
-        except (TypeError, ValueError) as err:
-            raise UserInputError(f"{path}: not a number in a loss curve ({err})") from err
+            with open(path, newline="", encoding="utf-8") as handle:
+                reader = csv.DictReader(handle)
+                missing = [name for name in CURVE_FIELDS if name not in (reader.fieldnames or ())]
+                if missing:
+                    raise UserInputError(f"{path}: missing column(s) {', '.join(missing)}")
+                rows = [_curve_row(path, reader.line_num, row) for row in reader]
+        except (OSError, ValueError, csv.Error) as err:  # permissions, a folder, not UTF-8, a NUL byte
+            raise UserInputError(f"{path}: unreadable loss curve ({err})") from err
+        return cls.from_history(rows)
 
     def csv_text(self) -> str:
         """The file's text: a header, then one row per step (NaN as an empty cell, whole numbers as
@@ -258,3 +274,27 @@ class LossCurve:
 
     def total_tokens(self) -> float:
         return float(np.nanmax(self.tokens)) if len(self.tokens) else 0.0
+
+
+def _curve_row(path: Path, line: int, row: Mapping[str, str | None]) -> dict[str, float | None]:
+    """One CSV row as numbers; only ``val_loss`` may be empty (a step without validation)."""
+    values: dict[str, float | None] = {}
+    for name in CURVE_FIELDS:
+        text = row.get(name)
+        if text is None or text == "":
+            if name != "val_loss":
+                raise UserInputError(f"{path}: no `{name}` value in a loss curve (line {line})")
+            values[name] = None
+            continue
+        try:
+            value = float(text)
+        except ValueError:
+            raise UserInputError(
+                f"{path}: not a number in a loss curve (line {line}: `{name}` is {text!r})"
+            ) from None
+        if not math.isfinite(value):
+            raise UserInputError(
+                f"{path}: not a finite number in a loss curve (line {line}: `{name}` is {text!r})"
+            )
+        values[name] = value
+    return values
