@@ -1,6 +1,8 @@
 """evaluate stage (``evaluate@<model>``): validation loss, bits per byte and zero-shot rank
 classification on every synthworld task -> ``metrics/evaluate/<model>.json`` and the per-item results
 ``metrics/evaluate/<model>.items.parquet``, published together (the json last marks a finished run).
+Each snapshot the model's training kept (``eval_at``) is evaluated the same way, and with the final
+model makes its learning curve (``<model>.curve.json``, :mod:`pretrainlab.evaluation.learning_curve`).
 
 The prompt format is the one recorded in the model's card by the stage that trained it."""
 
@@ -13,15 +15,22 @@ from pretrainlab import paths
 from pretrainlab.config.keys import read
 from pretrainlab.config.schema import EvaluateConfig, LmEvalConfig, Strict, Study, SynthworldSource
 from pretrainlab.errors import UserInputError
-from pretrainlab.evaluation.item_results import publish_evaluation
+from pretrainlab.evaluation.learning_curve import (
+    FINAL,
+    LearningCurve,
+    curve_item_table,
+    curve_point,
+    publish_with_curve,
+)
 from pretrainlab.evaluation.lm_eval_bridge import BACKENDS as LM_EVAL_ARCHS
 from pretrainlab.evaluation.lm_eval_bridge import check_lm_eval, run_lm_eval
 from pretrainlab.evaluation.prompt_formats import card_prompt_format
-from pretrainlab.evaluation.suite import evaluate_model
-from pretrainlab.metrics_contract import EvaluationMetrics
+from pretrainlab.evaluation.suite import Evaluation, evaluate_model
+from pretrainlab.metrics_contract import EvaluationMetrics, TrainingMetrics, read_metrics
 from pretrainlab.tokenization.load import load_tokenizer
 from pretrainlab.training.cell import read_card
 from pretrainlab.training.device import resolve_runtime
+from pretrainlab.training.snapshots import published_snapshots
 from stages import check_environment
 
 
@@ -54,25 +63,38 @@ def run(name: str, kind: str, params: Params, device: str) -> None:
     use_lm_eval = lm_eval is not None and card["arch"] in LM_EVAL_ARCHS  # a BERT-style encoder is skipped
     if use_lm_eval:  # bad lm-eval input: exit 2 before minutes of evaluation and before any write
         check_lm_eval(lm_eval.tasks, _path(lm_eval.include_path), arch=card["arch"])
+    rerun = f"rerun `dvc repro {kind}@{name}`"
+    snapshots = published_snapshots(model_dir)
+    kept = {s.point.eval_at_tokens for s in snapshots}
+    if missing := [n for n in card.get("eval_at", []) if n not in kept]:
+        raise UserInputError(
+            f"{model_dir / 'snapshots'}: no snapshot tokens-{missing[0]}, though its training declared "
+            f"eval_at {card['eval_at']}; {rerun}"
+        )
+    training = read_metrics(paths.metrics_file(kind, name), TrainingMetrics, f"dvc repro {kind}@{name}")
     tokenizer, specials = load_tokenizer(model_dir)
     world = {
         "entities": params.world.entities,
         "documents": params.world.documents,
         "seed": params.world.seed,
     }
-    evaluation = evaluate_model(
-        model_dir,
-        arch=card["arch"],
-        objective=card["objective"],
-        prompt_format_name=fmt,
-        tokenizer=tokenizer,
-        specials=specials,
-        tokens_dir=paths.TOKENS,
-        config=params.evaluate,
-        world=world,
-        seq_len=params.seq_len,
-        device=resolve_runtime(device, "fp32").device,
-    )
+
+    def evaluate(directory: Path) -> Evaluation:
+        return evaluate_model(
+            directory,
+            arch=card["arch"],
+            objective=card["objective"],
+            prompt_format_name=fmt,
+            tokenizer=tokenizer,
+            specials=specials,
+            tokens_dir=paths.TOKENS,
+            config=params.evaluate,
+            world=world,
+            seq_len=params.seq_len,
+            device=resolve_runtime(device, "fp32").device,
+        )
+
+    evaluation = evaluate(model_dir)
     metrics = evaluation.metrics
     if use_lm_eval:
         metrics["lm_eval"] = run_lm_eval(
@@ -84,7 +106,23 @@ def run(name: str, kind: str, params: Params, device: str) -> None:
             device=resolve_runtime(device, "fp32").device,
         )
     record = EvaluationMetrics.model_validate({"model": name, "kind": kind, **metrics})
-    publish_evaluation(paths.metrics_file("evaluate", name), record, evaluation.items)
+    points, tables = [], []
+    for snapshot in snapshots:
+        at = evaluate(snapshot.folder)
+        scored = EvaluationMetrics.model_validate({**at.metrics, "model": name, "kind": kind})
+        p = snapshot.point
+        points.append(curve_point(snapshot.folder.name, p.eval_at_tokens, p.step, p.tokens, p.flops, scored))
+        tables.append(at.items)
+    points.append(curve_point(FINAL, None, training.steps, training.tokens, training.flops, record))
+    tables.append(evaluation.items)
+    curve = LearningCurve(model=name, kind=kind, points=points)
+    publish_with_curve(
+        paths.metrics_file("evaluate", name),
+        record,
+        evaluation.items,
+        curve,
+        curve_item_table(name, points, tables),
+    )
 
 
 def _path(value: str | None) -> Path | None:

@@ -166,6 +166,11 @@ def read_item_table(path: Path, model: str) -> dict[str, TaskItems]:
         raise UserInputError(
             f"{path}: per-item results of model {model!r} are unreadable ({err}); {rerun}"
         ) from err
+    return task_items(table, path, model, rerun)
+
+
+def task_items(table: pa.Table, path: Path, model: str, rerun: str) -> dict[str, TaskItems]:
+    """Per task, what ``model`` got right, from a per-item table read from ``path``."""
     missing = [
         name
         for name in ("task", "item", "item_key", "n_choices", "correct")

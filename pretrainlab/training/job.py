@@ -96,6 +96,8 @@ def run_job(job: TrainingJob, resources: ResourcesConfig) -> dict[str, Any]:
     distributed.init_process_group(world, runtime.device)
     checkpointer = Checkpointer(job.outputs.checkpoints, job.fingerprint, writer=world.is_main)
     card = job.card.as_json(job.fingerprint)
+    if job.eval_at:  # the evaluate stage checks that each is there (no key: the card of before eval_at)
+        card["eval_at"] = [point.eval_at_tokens for point in job.eval_at]
     snapshots = SnapshotWriter(job.outputs.checkpoints / SNAPSHOTS, job.eval_at, card, job.tokenizer_dir)
     _log_start(job.plan, runtime, world)
     try:
