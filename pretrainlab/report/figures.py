@@ -23,7 +23,8 @@ from pretrainlab.metrics_contract import EvaluationMetrics, LossCurve  # noqa: E
 from pretrainlab.report.adaptation_speedup import SpeedUp  # noqa: E402
 
 
-def _save(fig: plt.Figure, out_png: Path) -> Path:
+def save_figure(fig: plt.Figure, out_png: Path) -> Path:
+    """Write ``fig`` to ``out_png`` atomically and close it."""
     with atomic_file(Path(out_png), "wb") as handle:
         fig.savefig(handle, format="png", dpi=120, bbox_inches="tight")
     plt.close(fig)
@@ -45,7 +46,7 @@ def plot_loss_curves(curves: Mapping[str, LossCurve], out_png: Path) -> Path:
     ax.grid(alpha=0.3)
     if curves:
         ax.legend(fontsize=7, ncol=2)
-    return _save(fig, out_png)
+    return save_figure(fig, out_png)
 
 
 def plot_adaptation_curves(
@@ -80,7 +81,7 @@ def plot_adaptation_curves(
     if not speedups:
         axes.flat[0].text(0.5, 0.5, "no adaptations in this study", ha="center", va="center")
     fig.tight_layout()
-    return _save(fig, out_png)
+    return save_figure(fig, out_png)
 
 
 def cluster_order(eval_metrics: Mapping[str, EvaluationMetrics]) -> list[str]:
@@ -129,4 +130,4 @@ def plot_cluster_bars(eval_metrics: Mapping[str, EvaluationMetrics], out_png: Pa
     ax.grid(axis="y", alpha=0.3)
     if names:
         ax.legend(fontsize=7, ncol=min(len(names) + 1, 6), loc="upper center", bbox_to_anchor=(0.5, -0.18))
-    return _save(fig, out_png)
+    return save_figure(fig, out_png)
