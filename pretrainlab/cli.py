@@ -23,7 +23,7 @@ from pretrainlab.errors import UserInputError
 if TYPE_CHECKING:
     from rich.console import Console
 
-STAGES = ("corpus", "tokenize", "pretrain", "adapt", "finetune", "evaluate", "report")
+STAGES = ("inputs", "corpus", "tokenize", "pretrain", "adapt", "finetune", "evaluate", "report")
 TRAINING_STAGES = ("pretrain", "adapt", "finetune")  # run on resources.nproc_per_node processes
 CELL_STAGES = ("pretrain", "adapt", "finetune", "evaluate")
 REPLICATE_STAGES = ("pretrain", "evaluate")

@@ -1,0 +1,56 @@
+"""inputs stage: the raw files the study names outside data/ -> one manifest (path, size, sha256) per
+consuming stage under ``data/inputs/`` (:mod:`pretrainlab.inputs`); dvc.yaml runs it every time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pretrainlab.atomic import write_json
+from pretrainlab.config.keys import read
+from pretrainlab.config.schema import AdaptCell, LmEvalConfig, Source, Strict, Study, TokenizerConfig
+from pretrainlab.inputs import MANIFESTS, folder_inputs, listing, sources_manifest
+from stages import check_environment
+
+
+class Params(Strict):
+    sources: list[Source]
+    tokenizer: TokenizerConfig
+    adapt: dict[str, AdaptCell]
+    lm_eval: LmEvalConfig | None
+
+
+def run(params: Params, root: Path | None = None) -> None:
+    root = Path.cwd() if root is None else root
+    manifests = {
+        "corpus": sources_manifest(params.sources, "corpus.sources", root),
+        "tokenizer": {
+            "tokenizer.pretrained": listing(folder_inputs(params.tokenizer.pretrained, root), root)
+        },
+        "adapt": {
+            key: files
+            for name, cell in params.adapt.items()
+            for key, files in sources_manifest(cell.sources or [], f"adapt.{name}.sources", root).items()
+        },
+        "evaluate": {
+            "evaluate.lm_eval.include_path": listing(
+                folder_inputs(params.lm_eval.include_path if params.lm_eval else None, root), root
+            )
+        },
+    }
+    for name, manifest in manifests.items():  # every input listed before any manifest is replaced
+        write_json(root / MANIFESTS[name], manifest)
+
+
+def study_keys(study: Study, cell: str | None = None) -> dict[str, str]:
+    """Each Params field and the params.yaml key it is read from; dvc.yaml lists exactly these keys."""
+    return {
+        "sources": "corpus.sources",
+        "tokenizer": "tokenizer",
+        "adapt": "adapt",
+        "lm_eval": "evaluate.lm_eval",
+    }
+
+
+def main(study: Study, cell: str | None = None) -> None:
+    check_environment()  # before anything runs: a launcher's leftovers end here
+    run(Params(**read(study, study_keys(study, cell))))
