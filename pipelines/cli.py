@@ -3,7 +3,8 @@ to a process work pool, or serve it from this shell.
 
 Exit codes: 0 done; 1 a stage failed (the rest ran; see the summary), or Prefect's temporary server
 did not start (:mod:`pipelines.server`); 2 bad input (unknown target, missing or invalid dvc.yaml /
-params.yaml, not a DVC repository, bad cron); 75 another flow run holds the repository (try again, or
+params.yaml, not a DVC repository, bad cron; or every stage that failed refused its input, each one's
+line printed); 75 another flow run holds the repository (try again, or
 pass ``--wait``).
 """
 
@@ -87,8 +88,8 @@ def run(
     run_id = state.state_details.flow_run_id
     outcome = state.result(raise_on_failure=False)
     if isinstance(outcome, BaseException):
-        codes = {UserInputError: 2, RepositoryBusyError: RepositoryBusyError.exit_code, StagesFailed: 1}
-        code = next((c for kind, c in codes.items() if isinstance(outcome, kind)), 1)
+        known = (UserInputError, RepositoryBusyError, StagesFailed)  # each with its exit code
+        code = outcome.exit_code if isinstance(outcome, known) else 1
         _fail(f"flow run {run_id} {state.name}: {outcome}", code)
     for result in outcome:
         typer.echo(f"  {result.status:<10} {result.seconds:7.1f} s  {result.stage}")

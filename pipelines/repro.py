@@ -14,6 +14,13 @@ reset, timeouts: they only arise with a remote, e.g. ``--pull``). Everything els
 not retried: a stage command that exits non-zero does so deterministically for the same inputs (a
 retry would spend the same compute to fail again), and ``No space left on device`` needs a person,
 not a retry seconds later.
+
+A stage command that failed is named with its own exit code (DVC itself exits 255):
+
+    ERROR: failed to reproduce 'corpus': failed to run: pretrainlab stage corpus, exited with 2
+
+and exit code 2 is bad input (:mod:`pretrainlab.errors`), whose one ``error: ...`` line the stage
+printed just before.
 """
 
 from __future__ import annotations
@@ -42,15 +49,19 @@ TRANSIENT_MARKERS = (
     "timed out",
 )
 TAIL_LINES = 40
+BAD_INPUT_EXIT_CODE = 2  # a stage's one-line refusal of its input (pretrainlab.errors)
 
 
 class StageError(RuntimeError):
-    """``dvc repro`` failed for a stage; the message ends with the tail of DVC's output."""
+    """``dvc repro`` failed for a stage; the message ends with the tail of DVC's output.
+
+    ``stage_exit_code``: what the stage's command exited with (None: DVC failed around it)."""
 
     def __init__(self, stage: str, returncode: int, tail: str):
         self.stage = stage
         self.returncode = returncode
         self.tail = tail
+        self.stage_exit_code = stage_exit_code(stage, tail)
         self.attempts = 1  # the flow's task sets how many runs it took, retries included
         super().__init__(f"dvc repro {stage!r} exited with {returncode}:\n{tail}")
 
@@ -69,6 +80,7 @@ class StageResult:
     finished: float = 0.0
     attempts: int = 0
     note: str = ""
+    bad_input: str = ""  # failed: the stage's one-line refusal of its input (exit code 2)
 
     @property
     def seconds(self) -> float:
@@ -87,6 +99,25 @@ def outcome(stage: str, output: str) -> str:
     if re.search(rf"Stage {quoted} is cached - skipping run", output):
         return RESTORED
     return RAN
+
+
+def stage_exit_code(stage: str, output: str) -> int | None:
+    """The exit code of ``stage``'s own command, from DVC's output (None: it did not say)."""
+    quoted = re.escape(f"'{stage}'")
+    found = re.findall(
+        rf"failed to reproduce {quoted}: failed to run: .*, exited with (-?\d+)\s*$", output, re.M
+    )
+    return int(found[-1]) if found else None
+
+
+def bad_input(error: StageError) -> str | None:
+    """The stage's one ``error: ...`` line when it refused its input (exit code 2), else None."""
+    if error.stage_exit_code != BAD_INPUT_EXIT_CODE:
+        return None
+    lines = [
+        line.removeprefix("error:").strip() for line in error.tail.splitlines() if line.startswith("error:")
+    ]
+    return lines[-1] if lines else f"stage {error.stage} refused its input (exit code 2)"
 
 
 def dvc_command(*args: str) -> list[str]:

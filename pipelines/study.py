@@ -19,14 +19,23 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture, as_completed
 from prefect.runtime import flow_run, task_run
+from prefect.states import Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.tasks import exponential_backoff
 
 from pipelines import summary
 from pipelines.dag import StageGraph, read_graph
 from pipelines.publish import check_publishable, commit_and_push
-from pipelines.repo_lock import hold_repository
-from pipelines.repro import FAILED, SKIPPED, StageError, StageResult, TransientStageError, repro
+from pipelines.repo_lock import RepositoryBusyError, hold_repository
+from pipelines.repro import (
+    FAILED,
+    SKIPPED,
+    StageError,
+    StageResult,
+    TransientStageError,
+    bad_input,
+    repro,
+)
 from pretrainlab.config.load import load_params
 from pretrainlab.errors import UserInputError
 
@@ -36,6 +45,14 @@ RETRY_BACKOFF_SECONDS = 10  # waits 10, 20, 40 s (±50% jitter) between attempts
 
 class StagesFailed(RuntimeError):
     """At least one stage failed; the others ran (or were skipped as its downstream)."""
+
+    exit_code = 1
+
+
+class StagesRefusedInput(StagesFailed):
+    """Every stage that failed refused its input (exit code 2): the message is their one-line errors."""
+
+    exit_code = 2
 
 
 def _retry_if_transient(task, task_run, state) -> bool:  # noqa: ARG001 - Prefect's signature
@@ -116,6 +133,7 @@ def run_stages(
                 finished=time.time(),
                 attempts=getattr(error, "attempts", 0),
                 note=f"{first_line} {tail}".strip(),
+                bad_input=(bad_input(error) or "") if isinstance(error, StageError) else "",
             )
             log.error("%s failed: %s", name, results[name].note)
     return [results[name] for name in selected]
@@ -153,14 +171,21 @@ def _execute(
             f"wall {time.time() - started:.1f} s"
         )
         _report(graph, results, f"pretrainlab {kind}", f"{kind}-summary", header)
-        failed = [r.stage for r in results if r.status == FAILED]
+        failed = [r for r in results if r.status == FAILED]
+        if failed and all(r.bad_input for r in failed):
+            raise StagesRefusedInput("; ".join(f"stage {r.stage}: {r.bad_input}" for r in failed))
         if failed:
-            raise StagesFailed(
-                f"{len(failed)} stage(s) failed: {', '.join(failed)} (see the {kind}-summary artifact)"
-            )
+            names = ", ".join(r.stage for r in failed)
+            raise StagesFailed(f"{len(failed)} stage(s) failed: {names} (see the {kind}-summary artifact)")
         if publish:
             commit_and_push(graph.repo, log=get_run_logger())
     return results
+
+
+def _failed_state(error: Exception) -> State:
+    """A run that ends for a reason the flow names (failed stages, bad input, a busy repository) is a
+    Failed state carrying that error, so Prefect does not print a traceback for it."""
+    return Failed(message=str(error), data=error)
 
 
 @flow(name="study", task_runner=ThreadPoolTaskRunner(), persist_result=False, log_prints=False)
@@ -170,13 +195,16 @@ def study_flow(
     max_parallel: int | None = None,
     commit_and_push: bool = False,
     wait_for_repo: float = 0.0,
-) -> list[StageResult]:
+) -> list[StageResult] | State:
     """Every stage in dvc.yaml, upstream first; ``force`` reruns even what DVC finds up to date.
 
     ``commit_and_push`` (opt-in, for scheduled runs) commits dvc.lock and runs ``dvc push`` when every
     stage succeeded. ``wait_for_repo``: seconds to queue behind another flow run on the same checkout.
     """
-    return _execute("study", repo, None, force, max_parallel, wait_for_repo, commit_and_push)
+    try:
+        return _execute("study", repo, None, force, max_parallel, wait_for_repo, commit_and_push)
+    except (StagesFailed, UserInputError, RepositoryBusyError) as error:
+        return _failed_state(error)
 
 
 @flow(name="stage", task_runner=ThreadPoolTaskRunner(), persist_result=False, log_prints=False)
@@ -186,9 +214,12 @@ def stage_flow(
     force: bool = False,
     max_parallel: int | None = None,
     wait_for_repo: float = 0.0,
-) -> list[StageResult]:
+) -> list[StageResult] | State:
     """The target stages (``pretrain@cd-flm``, or ``pretrain`` for all cells) and whatever upstream is
     stale; ``force`` reruns the targets themselves (not their upstream) even if up to date."""
     if not targets:
         raise UserInputError("the stage flow needs at least one target stage")
-    return _execute("stage", repo, targets, force, max_parallel, wait_for_repo, False)
+    try:
+        return _execute("stage", repo, targets, force, max_parallel, wait_for_repo, False)
+    except (StagesFailed, UserInputError, RepositoryBusyError) as error:
+        return _failed_state(error)
