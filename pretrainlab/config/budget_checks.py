@@ -125,9 +125,11 @@ def study_eval_at_errors(params: Study, base_dir: Path) -> list[str]:
     pretrain = params.pretrain
     cells: list[tuple[str, list[int], str, PretrainCell | AdaptCell, ModelSize]] = []
     if pretrain.eval_at.tokens:
-        for name, cell in pretrain.cells.items():
-            size = params.models[cell.model]
-            cells.append(("pretrain.eval_at", pretrain.eval_at.tokens, f"pretrain.cells.{name}", cell, size))
+        for name, pretrain_cell in pretrain.cells.items():
+            size = params.models[pretrain_cell.model]
+            cells.append(
+                ("pretrain.eval_at", pretrain.eval_at.tokens, f"pretrain.cells.{name}", pretrain_cell, size)
+            )
     for name, adaptation in params.adapt.items():
         if adaptation.eval_at.tokens:
             size = model_size(params, f"adapt/{name}")

@@ -27,7 +27,7 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -36,6 +36,9 @@ from pretrainlab.config.schema import Budget
 from pretrainlab.errors import UserInputError
 from pretrainlab.models.load import MODEL_CARD
 from pretrainlab.training.plan import CellPlan, steps_for
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 SNAPSHOTS = "snapshots"  # the folder, in a model directory and in its checkpoints
 CARD_KEY = "snapshot"
@@ -126,7 +129,7 @@ class SnapshotWriter:
                 f"after them; remove {self.root.parent} to train this cell again from its first step"
             )
 
-    def save(self, step: int, model: torch.nn.Module, state: dict[str, torch.Tensor]) -> Path:
+    def save(self, step: int, model: PreTrainedModel, state: dict[str, torch.Tensor]) -> Path:
         """The snapshot of ``step`` from the full CPU ``state`` of ``model`` (which stays where it is)."""
         from pretrainlab.training.cell import save_model  # cell imports the loop, which uses this class
 
