@@ -53,6 +53,7 @@ import numpy as np
 import torch
 from transformers import PreTrainedModel
 
+from pretrainlab.evaluation.scoring_stack import ScoringStack, scoring_stack
 from pretrainlab.models.architectures import architecture
 from pretrainlab.models.layout import token_log_probs
 from pretrainlab.objectives.example import IGNORE, Example
@@ -247,8 +248,25 @@ def tree_attention_mask(
     return torch.where(allowed, zero, torch.finfo(dtype).min)[:, None]
 
 
-def _hidden(model: PreTrainedModel, rows: Sequence[_Row], pad: int, device: torch.device) -> torch.Tensor:
-    """The last hidden states [B, T, d] of one batch of rows (decoder side for ED)."""
+def _queries(rows: Sequence[_Row]) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct scored positions of each row ``[B, S]`` (right-padded with position 0), and for each
+    scored triple of the batch (rows in order) its slot in its row."""
+    unique = [np.unique(r.scored[:, 0], return_inverse=True) for r in rows]
+    queries = np.zeros((len(rows), max(len(u) for u, _ in unique)), dtype=np.int64)
+    for i, (u, _) in enumerate(unique):
+        queries[i, : len(u)] = u
+    return queries, np.concatenate([slot for _, slot in unique]).astype(np.int64)
+
+
+def _hidden(
+    model: PreTrainedModel,
+    stack: ScoringStack | None,
+    rows: Sequence[_Row],
+    queries: torch.Tensor,
+    pad: int,
+    device: torch.device,
+) -> torch.Tensor:
+    """The last hidden states ``[B, S, d]`` of one batch of rows at ``queries`` (decoder side for ED)."""
     dtype = next(model.parameters()).dtype
     tokens = _pad([r.tokens for r in rows], pad, np.int64).to(device)
     real = _pad([np.ones(len(r.tokens), bool) for r in rows], False, bool).to(device)
@@ -259,19 +277,23 @@ def _hidden(model: PreTrainedModel, rows: Sequence[_Row], pad: int, device: torc
         dtype,
     )
     positions = _pad([r.positions for r in rows], 0, np.int64).to(device)
-    if rows[0].encoder_tokens is None:
+    encoder = [r.encoder_tokens for r in rows if r.encoder_tokens is not None]
+    encoder_tokens = _pad(encoder, pad, np.int64).to(device) if encoder else None
+    encoder_real = _pad([np.ones(len(e), bool) for e in encoder], False, bool).to(device) if encoder else None
+    if stack is not None:
+        return stack.hidden(tokens, positions, mask, queries, encoder_tokens, encoder_real)
+    if encoder_real is None:
         out = model.base_model(input_ids=tokens, attention_mask=mask, position_ids=positions, use_cache=False)
     else:
-        encoder = [r.encoder_tokens for r in rows if r.encoder_tokens is not None]
         out = model.base_model(
-            input_ids=_pad(encoder, pad, np.int64).to(device),
-            attention_mask=_pad([np.ones(len(e), np.int64) for e in encoder], 0, np.int64).to(device),
+            input_ids=encoder_tokens,
+            attention_mask=encoder_real.long(),
             decoder_input_ids=tokens,
             decoder_attention_mask=mask,
             decoder_position_ids=positions,
             use_cache=False,
         )
-    return out.last_hidden_state
+    return out.last_hidden_state[torch.arange(len(rows), device=device)[:, None], queries]
 
 
 def lm_head(model: PreTrainedModel) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -292,9 +314,11 @@ def score_shared_prompts(
     *,
     max_batch_tokens: int,
     device: torch.device,
+    fast: bool = True,
 ) -> np.ndarray:
     """Summed log-prob of ``targets[skip:]`` per example (``aligned_labels`` for the encoder), float64.
 
+    ``fast``: run the study's models through :mod:`.scoring_stack` (``False``: the model's own forward).
     The caller puts the model in eval mode and under ``torch.inference_mode``.
     """
     if device.type == "cpu":  # small batches stay in cache and pad less: faster on CPU (the module docstring)
@@ -302,15 +326,18 @@ def score_shared_prompts(
     groups, labels = group_by_inputs(examples, skip, arch)
     rows = [row for g in groups for row in layout_rows(g, arch, specials, labels, max_batch_tokens)]
     head = lm_head(model)
+    stack = scoring_stack(model) if fast else None
     out = torch.zeros(len(examples), dtype=torch.float64)
     for idx in batches(rows, max_batch_tokens):
         chunk = [rows[i] for i in idx]
-        scored = [r.scored for r in chunk]
-        if not sum(len(s) for s in scored):
+        if not sum(len(r.scored) for r in chunk):
             continue
-        which = torch.from_numpy(np.repeat(np.arange(len(chunk)), [len(s) for s in scored])).to(device)
-        flat = torch.from_numpy(np.concatenate(scored)).to(device)
-        hidden = _hidden(model, chunk, specials.pad, device)[which, flat[:, 0]]
+        chunk = [r for r in chunk if len(r.scored)]
+        queries, slots = _queries(chunk)
+        which = np.repeat(np.arange(len(chunk)), [len(r.scored) for r in chunk])
+        flat = torch.from_numpy(np.concatenate([r.scored for r in chunk])).to(device)
+        hidden = _hidden(model, stack, chunk, torch.from_numpy(queries).to(device), specials.pad, device)
+        hidden = hidden[torch.from_numpy(which).to(device), torch.from_numpy(slots).to(device)]
         picked = token_log_probs(head(hidden)[None], flat[None, :, 1])[0]
         out.index_add_(0, flat[:, 2].cpu(), picked.double().cpu())
     return out.numpy()

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from pretrainlab.config.schema import ModelSize
-from pretrainlab.evaluation.batched_scoring import tree_attention_mask
+from pretrainlab.evaluation.batched_scoring import score_shared_prompts, tree_attention_mask
 from pretrainlab.evaluation.rank_classification import (
     EncodedItem,
     PromptFormat,
@@ -14,6 +14,7 @@ from pretrainlab.evaluation.rank_classification import (
     rank_classify,
     reference_scorer,
 )
+from pretrainlab.evaluation.scoring_stack import scoring_stack
 from pretrainlab.objectives.example import Example
 from pretrainlab.tokenization.specials import SpecialTokens
 
@@ -286,8 +287,15 @@ def test_shared_prompt_scores_equal_the_reference_under_sdpa():
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
 
 
+def _count_embedded_tokens(model, counts):
+    """Hooks on every token embedding (ED has two) that append the tokens each forward pass embeds."""
+    embeddings = [m for m in model.modules() if isinstance(m, torch.nn.Embedding)]
+    return [e.register_forward_hook(lambda _, args, __: counts.append(args[0].numel())) for e in embeddings]
+
+
+@pytest.mark.parametrize("fast", [True, False])
 @pytest.mark.parametrize("arch", ARCHS)
-def test_the_prompt_is_read_once_for_all_choices(models, arch):
+def test_the_prompt_is_read_once_for_all_choices(models, arch, fast):
     model = models[arch]
     prompt, choices = (
         _regular(np.random.default_rng(8), 20),
@@ -295,17 +303,60 @@ def test_the_prompt_is_read_once_for_all_choices(models, arch):
     )
     examples = [Example(prompt, c) for c in choices]
     positions = []
-    hook = model.base_model.register_forward_pre_hook(
-        lambda _, args, kwargs: positions.append(
-            sum(kwargs[k].numel() for k in ("input_ids", "decoder_input_ids") if kwargs.get(k) is not None)
-        ),
-        with_kwargs=True,
-    )
+    hooks = _count_embedded_tokens(model, positions)
     try:
-        model_scorer(model, arch, SPECIALS)(examples, [0] * 4)
+        with torch.inference_mode():
+            score_shared_prompts(
+                model,
+                arch,
+                SPECIALS,
+                examples,
+                [0] * 4,
+                max_batch_tokens=8192,
+                device=torch.device("cpu"),
+                fast=fast,
+            )
     finally:
-        hook.remove()
-    assert positions == [20 + 4 * 2]  # one pass: the prompt once, then each choice (reference: 4 x 22)
+        for hook in hooks:
+            hook.remove()
+    assert sum(positions) == 20 + 4 * 2  # one pass: the prompt once, then each choice (reference: 4 x 22)
+
+
+@pytest.mark.parametrize("arch", [*ARCHS, "encoder"])
+def test_the_models_own_forward_gives_the_same_scores(arch):
+    """The fallback for models :mod:`.scoring_stack` does not know (the model's forward) scores alike."""
+    from pretrainlab.models.build import build_model
+
+    model = build_model(arch, SIZE, SPECIALS, seq_len=SEQ_LEN, seed=0).eval()
+    fmt = PromptFormat.for_model(
+        "mlm" if arch == "encoder" else "span_corruption", adapted=False, specials=SPECIALS
+    )
+    items = _random_items(np.random.default_rng(9), 12)
+    examples = [fmt.example(i.prompt, c, arch=arch, seq_len=SEQ_LEN) for i in items for c in i.choices]
+    skip = [fmt.skipped_targets] * len(examples)
+    with torch.inference_mode():
+        fast, stock = (
+            score_shared_prompts(
+                model, arch, SPECIALS, examples, skip, max_batch_tokens=64, device=torch.device("cpu"), fast=f
+            )
+            for f in (True, False)
+        )
+    assert scoring_stack(model) is not None  # the study's models take the fast path
+    np.testing.assert_allclose(fast, stock, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(
+        fast, reference_scorer(model, arch, SPECIALS)(examples, skip), rtol=0, atol=1e-5
+    )
+
+
+@pytest.mark.parametrize("arch", [*ARCHS, "encoder"])
+def test_grouped_query_attention_scores_equal_the_reference(arch):
+    from pretrainlab.models.build import build_model
+
+    size = ModelSize(d_model=32, n_layers=2, n_heads=4, d_ff=64, n_kv_heads=2)
+    model = build_model(arch, size, SPECIALS, seq_len=SEQ_LEN, seed=1).eval()
+    fmt = PromptFormat.for_model("mlm" if arch == "encoder" else "full_lm", adapted=False, specials=SPECIALS)
+    got, want = _both(model, arch, fmt, _random_items(np.random.default_rng(10), 10), 8192)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
 
 
 def test_tree_mask_worked_example():
