@@ -38,7 +38,6 @@ from pretrainlab.errors import NonFiniteResultError
 from pretrainlab.metrics_contract import CURVE_FIELDS
 from tests.checkout import _env, make_project, run
 from tests.conftest import SMOKE
-from tests.e2e.test_smoke_study import stale_stages
 from tests.full_disk import FullDisk
 
 pytestmark = pytest.mark.slow
@@ -103,6 +102,12 @@ def project(tmp_path_factory) -> Path:
     hooks.mkdir()
     (hooks / "sitecustomize.py").write_text(textwrap.dedent(SITECUSTOMIZE))
     return root
+
+
+def stale_stages(project: Path) -> set[str]:
+    """The stages ``dvc status`` reports, less the inputs stage's standing ``always changed``."""
+    status = json.loads(run(["dvc", "status", "--json"], project).stdout or "{}")
+    return {stage for stage, why in status.items() if why != ["always changed"]}
 
 
 # ---------------------------------------------------------------------------------- what "valid" means
@@ -419,6 +424,43 @@ def test_a_stage_that_fails_under_dvc_leaves_its_outputs_recoverable_with_dvc_ch
         (project / "params.yaml").write_text(original)
     run(["dvc", "checkout", f"evaluate@{FINETUNE}"], project)
     assert _output_snapshot(project, *outputs) == before
+    assert stale_stages(project) == set()
+
+
+STAGE_OUTPUTS = {
+    "inputs": ("data/inputs",),
+    "corpus": ("data/corpus",),
+    "tokenize": ("data/tokenizer", "data/tokens"),
+    f"pretrain@{CELL}": (f"data/models/pretrain/{CELL}", f"metrics/pretrain/{CELL}.json", f"plots/pretrain/{CELL}.csv"),
+    f"finetune@{FINETUNE}": (
+        f"data/models/finetune/{FINETUNE}", f"metrics/finetune/{FINETUNE}.json", f"plots/finetune/{FINETUNE}.csv"
+    ),
+    f"evaluate@{CELL}": (f"metrics/evaluate/{CELL}.json", f"metrics/evaluate/{CELL}.items.parquet"),
+    "report": ("reports",),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("stage", list(STAGE_OUTPUTS))
+def test_every_stage_that_fails_at_stage_time_leaves_its_outputs_recoverable(stage, finished):
+    """Each stage, forced to run with an input found only when it runs (a launcher's ``RANK`` left in
+    the environment): DVC deletes its outputs first, the stage exits 2, and ``dvc checkout`` brings
+    back every byte of them, and of every other output."""
+    project = finished
+    everything = _output_snapshot(project, *OUTPUT_FOLDERS)
+    ours = _output_snapshot(project, *STAGE_OUTPUTS[stage])
+    assert ours, stage
+    failed = subprocess.run(
+        ["dvc", "repro", "--force", "--single-item", stage],
+        cwd=project,
+        env={**_env(), "RANK": "1"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert failed.returncode != 0 and "RANK=1" in failed.stdout + failed.stderr, failed.stdout[-2000:]
+    assert _output_snapshot(project, *STAGE_OUTPUTS[stage]) != ours  # DVC removed them before the run
+    run(["dvc", "checkout", stage], project)
+    assert _output_snapshot(project, *OUTPUT_FOLDERS) == everything
     assert stale_stages(project) == set()
 
 
