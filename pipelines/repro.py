@@ -25,6 +25,7 @@ printed just before.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -130,6 +131,19 @@ def dvc_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     return env
+
+
+def stale_stages(repo: Path) -> frozenset[str] | None:
+    """The stages ``dvc status`` finds changed, from one DVC process for the whole pipeline (None: it
+    could not say, and every stage asks ``dvc repro`` itself)."""
+    done = subprocess.run(
+        dvc_command("status", "--json"), cwd=repo, env=dvc_env(), capture_output=True, text=True, check=False
+    )
+    try:
+        changed = json.loads(done.stdout or "{}") if done.returncode == 0 else None
+    except ValueError:
+        return None
+    return frozenset(changed) if isinstance(changed, dict) else None
 
 
 def repro(repo: Path, stage: str, *, force: bool = False, log: logging.Logger | None = None) -> StageResult:

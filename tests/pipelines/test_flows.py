@@ -8,7 +8,7 @@ from prefect.artifacts import Artifact
 import pipelines.study as study
 from pipelines.publish import COMMIT_MESSAGE
 from pipelines.repro import FAILED, RAN, SKIPPED, UP_TO_DATE, TransientStageError
-from tests.pipelines.conftest import run
+from tests.pipelines.conftest import run, write_sleeps
 
 
 def statuses(results) -> dict[str, str]:
@@ -79,3 +79,27 @@ def test_commit_and_push_records_dvc_lock_and_fills_the_remote(tiny, tmp_path):
     committed = run(["git", "show", "HEAD:dvc.lock"], tiny).stdout
     assert committed == (tiny / "dvc.lock").read_text()
     assert any(path.is_file() for path in remote.rglob("*")), "dvc push stored nothing"
+
+
+def test_an_up_to_date_study_starts_no_dvc_process_per_stage(tiny, monkeypatch):
+    study.study_flow(repo=str(tiny), max_parallel=2)
+    calls: list[str] = []
+    real_repro = study.repro
+
+    def counted(repo, stage, **kwargs):
+        calls.append(stage)
+        return real_repro(repo, stage, **kwargs)
+
+    monkeypatch.setattr(study, "repro", counted)
+    results = study.study_flow(repo=str(tiny), max_parallel=2)
+    assert set(statuses(results).values()) == {UP_TO_DATE} and calls == [], "one `dvc status` says it all"
+
+    write_sleeps(tiny, a=0.01)  # cell@a's params changed: it and what reads its output ask DVC
+    results = study.study_flow(repo=str(tiny), max_parallel=2)
+    assert statuses(results) == {
+        "prepare": UP_TO_DATE,
+        "cell@a": RAN,
+        "cell@b": UP_TO_DATE,
+        "summary": UP_TO_DATE,
+    }
+    assert sorted(calls) == ["cell@a", "summary"], "downstream of a stage that ran, DVC decides (same bytes)"
