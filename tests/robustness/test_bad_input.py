@@ -309,11 +309,13 @@ def test_bad_input_exits_2_names_culprit_and_writes_nothing(case: Case, tmp_path
 @pytest.fixture(scope="module")
 def saved_model(tmp_path_factory) -> Path:
     """A project with a trained tokenizer and a saved (random) cd-flm model, as the stages lay them out."""
+    from pretrainlab.atomic import write_json
     from pretrainlab.config.schema import ModelSize
     from pretrainlab.models.build import build_model
     from pretrainlab.tokenization.load import load_tokenizer
     from pretrainlab.tokenization.train_bpe import wrap_for_transformers  # noqa: F401 - import check
     from pretrainlab.training.cell import save_model
+    from tests.report.records import training
 
     root = tmp_path_factory.mktemp("ckpt")
     tok_dir = root / "data" / "tokenizer"
@@ -331,6 +333,7 @@ def saved_model(tmp_path_factory) -> Path:
         "seq_len": 64,
     }
     save_model(model, root / "data" / "models" / "pretrain" / "cd-flm", tok_dir, card)
+    write_json(root / "metrics" / "pretrain" / "cd-flm.json", training().as_json())  # its finished-marker
     return root
 
 
