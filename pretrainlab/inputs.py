@@ -13,10 +13,12 @@ local file and is not listed.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from pretrainlab.atomic import write_json
 from pretrainlab.config.schema import FilesSource, HFSource, Source
 from pretrainlab.corpus.sources import match_files
 
@@ -28,6 +30,9 @@ MANIFESTS = {
     "adapt": INPUTS / "adapt.json",  # adapt.<name>.sources
     "evaluate": INPUTS / "evaluate.json",  # evaluate.lm_eval.include_path
 }
+# Not an output: each raw file's sha256 under its (size, mtime, inode), so an unchanged corpus is not
+# read again on every `dvc repro` (a file rewritten with the same size and mtime would be missed).
+HASH_CACHE = INPUTS / "sha256-cache.json"
 _CHUNK = 1 << 20
 
 
@@ -37,6 +42,32 @@ def sha256_of(path: Path) -> str:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+class HashCache:
+    """sha256 of files by (size, mtime, inode), kept in :data:`HASH_CACHE` between runs; a damaged or
+    missing cache file only costs the hashing."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.used: dict[str, list[Any]] = {}
+        try:
+            loaded = json.loads(self.path.read_text())
+            self.known = loaded if isinstance(loaded, dict) else {}
+        except (OSError, ValueError):
+            self.known = {}
+
+    def sha256(self, file: Path) -> str:
+        status = file.stat()
+        key, stamp = str(file.resolve()), [status.st_size, status.st_mtime_ns, status.st_ino]
+        hit = self.known.get(key)
+        digest = hit[1] if isinstance(hit, list) and len(hit) == 2 and hit[0] == stamp else sha256_of(file)
+        self.used[key] = [stamp, digest]
+        return digest
+
+    def save(self) -> None:
+        """Keep the files hashed this run (the others are no longer inputs)."""
+        write_json(self.path, self.used)
 
 
 def _local(path: str, root: Path) -> Path:
@@ -66,19 +97,21 @@ def folder_inputs(path: str | None, root: Path) -> list[Path]:
     return [] if path is None else _files_under(_local(path, root))
 
 
-def listing(files: Iterable[Path], root: Path) -> list[dict[str, Any]]:
+def listing(files: Iterable[Path], root: Path, hashes: HashCache) -> list[dict[str, Any]]:
     """Each file's path (relative to ``root`` when inside it), size and sha256, sorted by path."""
     rows = []
     for path in files:
         shown = path.relative_to(root) if path.is_relative_to(root) else path
-        rows.append({"path": shown.as_posix(), "size": path.stat().st_size, "sha256": sha256_of(path)})
+        rows.append({"path": shown.as_posix(), "size": path.stat().st_size, "sha256": hashes.sha256(path)})
     return sorted(rows, key=lambda row: row["path"])
 
 
-def sources_manifest(sources: list[Source], key: str, root: Path) -> dict[str, list[dict[str, Any]]]:
+def sources_manifest(
+    sources: list[Source], key: str, root: Path, hashes: HashCache
+) -> dict[str, list[dict[str, Any]]]:
     """``{"<key>[i]": listing}`` for the sources that read local files."""
     manifest = {}
     for i, source in enumerate(sources):
         if files := source_inputs(source, f"{key}[{i}]", root):
-            manifest[f"{key}[{i}]"] = listing(files, root)
+            manifest[f"{key}[{i}]"] = listing(files, root, hashes)
     return manifest

@@ -8,7 +8,7 @@ from pathlib import Path
 from pretrainlab.atomic import write_json
 from pretrainlab.config.keys import read
 from pretrainlab.config.schema import AdaptCell, LmEvalConfig, Source, Strict, Study, TokenizerConfig
-from pretrainlab.inputs import MANIFESTS, folder_inputs, listing, sources_manifest
+from pretrainlab.inputs import HASH_CACHE, MANIFESTS, HashCache, folder_inputs, listing, sources_manifest
 from stages import check_environment
 
 
@@ -21,24 +21,27 @@ class Params(Strict):
 
 def run(params: Params, root: Path | None = None) -> None:
     root = Path.cwd() if root is None else root
+    hashes = HashCache(root / HASH_CACHE)
+    lm_eval_folder = params.lm_eval.include_path if params.lm_eval else None
     manifests = {
-        "corpus": sources_manifest(params.sources, "corpus.sources", root),
+        "corpus": sources_manifest(params.sources, "corpus.sources", root, hashes),
         "tokenizer": {
-            "tokenizer.pretrained": listing(folder_inputs(params.tokenizer.pretrained, root), root)
+            "tokenizer.pretrained": listing(folder_inputs(params.tokenizer.pretrained, root), root, hashes)
         },
         "adapt": {
             key: files
             for name, cell in params.adapt.items()
-            for key, files in sources_manifest(cell.sources or [], f"adapt.{name}.sources", root).items()
+            for key, files in sources_manifest(
+                cell.sources or [], f"adapt.{name}.sources", root, hashes
+            ).items()
         },
         "evaluate": {
-            "evaluate.lm_eval.include_path": listing(
-                folder_inputs(params.lm_eval.include_path if params.lm_eval else None, root), root
-            )
+            "evaluate.lm_eval.include_path": listing(folder_inputs(lm_eval_folder, root), root, hashes)
         },
     }
     for name, manifest in manifests.items():  # every input listed before any manifest is replaced
         write_json(root / MANIFESTS[name], manifest)
+    hashes.save()
 
 
 def study_keys(study: Study, cell: str | None = None) -> dict[str, str]:
