@@ -77,15 +77,14 @@ def study_items(params: Study, items_per_task: int) -> tuple[dict[str, list[Enco
     return tasks, specials
 
 
-def count_positions(model: torch.nn.Module, counts: list[int]) -> Any:
-    """Hook that appends each forward pass's padded positions (encoder + decoder) to ``counts``."""
-
-    def hook(_module, _args, kwargs) -> None:
-        counts.append(
-            sum(kwargs[k].numel() for k in ("input_ids", "decoder_input_ids") if kwargs.get(k) is not None)
-        )
-
-    return model.base_model.register_forward_pre_hook(hook, with_kwargs=True)
+def count_positions(model: torch.nn.Module, counts: list[int]) -> Callable[[], None]:
+    """Hooks on the token embeddings (ED has two) that append each forward pass's padded positions to
+    ``counts``; returns the function that removes them."""
+    embeddings = [m for m in model.modules() if isinstance(m, torch.nn.Embedding)]
+    hooks = [
+        e.register_forward_hook(lambda _m, args, _out: counts.append(args[0].numel())) for e in embeddings
+    ]
+    return lambda: [hook.remove() for hook in hooks]
 
 
 class Recorder:
@@ -138,9 +137,9 @@ def main() -> None:
             for name, make in SCORERS.items():
                 scorer = Recorder(make(model, arch, specials, max_batch_tokens=args.max_batch_tokens))
                 positions[name] = []
-                hook = count_positions(model, positions[name])
+                remove_hooks = count_positions(model, positions[name])
                 wall, cpu = timed(lambda s=scorer, f=fmt, a=arch: run_tasks(tasks, s, f, a, seq_len))
-                hook.remove()
+                remove_hooks()
                 walls[name].append(wall)
                 cpus[name].append(cpu)
                 scores[name] = np.concatenate(scorer.scores)

@@ -35,8 +35,10 @@ Examples share a row only when their inputs are identical: when a prompt is cut 
 a longer choice leaves less of it (:class:`~.rank_classification.PromptFormat`), so such an item's
 choices of different lengths get rows of their own — sharing there would change the numbers.
 
-Only the hidden states at scored positions go through the LM head (over a quarter of the default
-study's tiny model's compute). Rows are sorted by length and cut into batches of at most
+The forward pass returns the final hidden states only at the scored positions of each row, and only
+those go through the LM head. The study's models run through :mod:`.scoring_stack`, whose last layer
+computes queries and MLP at those positions alone; other models run their own forward (the tree mask
+is all they need). Rows are sorted by length and cut into batches of at most
 ``max_batch_tokens`` padded tokens; a row with too many branches for one batch is split between rows.
 On CPU batches hold at most :data:`CPU_BATCH_TOKENS` per torch thread: each core's share of a tiny
 model's activations then stays in its cache, and neighbours in the length order pad each other by ~5%
