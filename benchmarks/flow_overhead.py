@@ -6,15 +6,19 @@ Each variant runs the whole study from scratch in its own fresh git + DVC projec
     study flow, max_parallel 1     same work in the same order: the difference is orchestration
     study flow, max_parallel 2     independent grid cells side by side
 
-then a second, no-op pass of `dvc repro` and of the flow (everything up to date), which isolates the
-fixed per-run and per-stage costs (Prefect run bookkeeping, one `dvc repro -s` process per stage).
+then no-op passes (everything up to date, ``--repeats`` times, alternating): `dvc repro`, the study
+flow in this process, and `pretrainlab flow run` as a user types it against the already running
+server (a new process: Python, Prefect and the flow's imports, no temporary server). They isolate the
+fixed per-run and per-stage costs (Prefect run bookkeeping; the flow asks `dvc status` once and
+starts no DVC process for a stage it found up to date).
 
     python benchmarks/flow_overhead.py                       # presets/smoke.yaml as it is
     python benchmarks/flow_overhead.py --pretrain-cells 2    # cut to two pretrain cells (as the tests)
+    python benchmarks/flow_overhead.py --noop-only           # one `dvc repro`, then the no-op passes
 
 Wall time on a shared machine swings with other load, so CPU seconds (this process and its children)
 are recorded beside it. Writes benchmarks/results/flow_overhead.json; the last line printed is
-``flow_overhead: noop_overhead_per_stage_s=<(no-op flow - no-op dvc repro) / stages>``, the
+``flow_overhead: noop_overhead_per_stage_s=<(no-op flow - no-op dvc repro) / stages>`` (medians), the
 orchestration cost per stage that does not depend on what the stages compute.
 """
 
@@ -26,6 +30,7 @@ import os
 import platform
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -102,10 +107,39 @@ def timed(name: str, fn, times: dict[str, float]) -> None:
     times[name.removesuffix("_s") + "_cpu_s"] = round(cpu_seconds() - cpu, 2)
 
 
+def spread(name: str, samples: list[float]) -> dict[str, float]:
+    """Median, min and max of ``samples`` under ``name`` (``noop_flow_s`` -> ``noop_flow_min_s`` ...)."""
+    stem = name.removesuffix("_s")
+    return {
+        name: round(statistics.median(samples), 2),
+        f"{stem}_min_s": round(min(samples), 2),
+        f"{stem}_max_s": round(max(samples), 2),
+    }
+
+
+def noop_passes(project: Path, repeats: int, api_url: str, study_flow) -> dict[str, float]:
+    """No-op `dvc repro`, study flow and `pretrainlab flow run` on an up-to-date ``project``."""
+    cli = [sys.executable, "-m", "pipelines.cli", "run", "--repo", str(project), "--max-parallel", "1"]
+    cli_env = {**env(), "PREFECT_API_URL": api_url}
+    samples: dict[str, list[float]] = {"noop_dvc_repro_s": [], "noop_flow_s": [], "noop_flow_cli_s": []}
+    for _ in range(repeats):
+        for name, run in (
+            ("noop_dvc_repro_s", lambda: sh([sys.executable, "-m", "dvc", "repro"], project)),
+            ("noop_flow_s", lambda: study_flow(repo=str(project), max_parallel=1)),
+            ("noop_flow_cli_s", lambda: subprocess.run(cli, env=cli_env, capture_output=True, check=True)),
+        ):
+            start = time.perf_counter()
+            run()
+            samples[name].append(time.perf_counter() - start)
+    return {key: value for name, got in samples.items() for key, value in spread(name, got).items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", type=Path, default=ROOT / "presets" / "smoke.yaml")
     parser.add_argument("--pretrain-cells", type=int, default=0, help="0: all cells of the preset")
+    parser.add_argument("--repeats", type=int, default=5, help="no-op passes of each kind")
+    parser.add_argument("--noop-only", action="store_true", help="skip the two flows from scratch")
     args = parser.parse_args()
 
     from prefect.testing.utilities import prefect_test_harness
@@ -118,32 +152,43 @@ def main() -> None:
     load_before = os.getloadavg()
     times: dict[str, float] = {}
     with prefect_test_harness(server_startup_timeout=120):
+        from prefect.settings import PREFECT_API_URL
+
         plain = make_project(work / "dvc", params)
         timed("dvc_repro_s", lambda: sh([sys.executable, "-m", "dvc", "repro"], plain), times)
-        timed("noop_dvc_repro_s", lambda: sh([sys.executable, "-m", "dvc", "repro"], plain), times)
-        for parallel in (1, 2):
+        for parallel in () if args.noop_only else (1, 2):
             project = make_project(work / f"flow{parallel}", params)
             timed(
                 f"flow_max_parallel_{parallel}_s",
                 lambda p=project, n=parallel: study_flow(repo=str(p), max_parallel=n),
                 times,
             )
-        timed("noop_flow_s", lambda: study_flow(repo=str(work / "flow1"), max_parallel=1), times)
+        times.update(noop_passes(plain, args.repeats, PREFECT_API_URL.value(), study_flow))
     stages = len(read_graph(plain).order)
     shutil.rmtree(work, ignore_errors=True)
 
-    overhead = times["flow_max_parallel_1_s"] - times["dvc_repro_s"]
     noop_overhead = (times["noop_flow_s"] - times["noop_dvc_repro_s"]) / stages
+    from_scratch = {}
+    if not args.noop_only:
+        from_scratch = {
+            "overhead_s": round(times["flow_max_parallel_1_s"] - times["dvc_repro_s"], 2),
+            "overhead_ratio": round(times["flow_max_parallel_1_s"] / times["dvc_repro_s"], 3),
+            "cpu_overhead_s": round(times["flow_max_parallel_1_cpu_s"] - times["dvc_repro_cpu_s"], 2),
+            "speedup_max_parallel_2": round(
+                times["flow_max_parallel_1_s"] / times["flow_max_parallel_2_s"], 3
+            ),
+        }
     record = {
         "preset": str(args.preset.relative_to(ROOT) if args.preset.is_relative_to(ROOT) else args.preset),
         "pretrain_cells": list(params["pretrain"]["cells"]),
         "stages": stages,
+        "repeats": args.repeats,
         **times,
-        "overhead_s": round(overhead, 2),
-        "overhead_ratio": round(times["flow_max_parallel_1_s"] / times["dvc_repro_s"], 3),
-        "cpu_overhead_s": round(times["flow_max_parallel_1_cpu_s"] - times["dvc_repro_cpu_s"], 2),
-        "noop_overhead_per_stage_s": round(noop_overhead, 2),
-        "speedup_max_parallel_2": round(times["flow_max_parallel_1_s"] / times["flow_max_parallel_2_s"], 3),
+        **from_scratch,
+        "noop_overhead_per_stage_s": round(noop_overhead, 3),
+        "noop_cli_overhead_per_stage_s": round(
+            (times["noop_flow_cli_s"] - times["noop_dvc_repro_s"]) / stages, 3
+        ),
         "machine": {
             "cpus": os.cpu_count(),
             "loadavg_1m_before": round(load_before[0], 2),
@@ -153,15 +198,16 @@ def main() -> None:
     }
     RESULT.parent.mkdir(parents=True, exist_ok=True)
     RESULT.write_text(json.dumps(record, indent=2) + "\n")
-    for key in (
-        "dvc_repro_s",
-        "flow_max_parallel_1_s",
-        "flow_max_parallel_2_s",
-        "noop_dvc_repro_s",
-        "noop_flow_s",
-    ):
-        print(f"{key:>24}: {times[key]:8.2f} s wall {times[key.removesuffix('_s') + '_cpu_s']:8.2f} s cpu")
-    print(f"{'stages':>24}: {stages:8d}   speedup at max_parallel 2: {record['speedup_max_parallel_2']:.2f}x")
+    for key in ("dvc_repro_s", "flow_max_parallel_1_s", "flow_max_parallel_2_s"):
+        if key in times:
+            print(
+                f"{key:>24}: {times[key]:8.2f} s wall {times[key.removesuffix('_s') + '_cpu_s']:8.2f} s cpu"
+            )
+    for key in ("noop_dvc_repro_s", "noop_flow_s", "noop_flow_cli_s"):
+        stem = key.removesuffix("_s")
+        low, high = times[f"{stem}_min_s"], times[f"{stem}_max_s"]
+        print(f"{key:>24}: {times[key]:8.2f} s median of {args.repeats} ({low:.2f}-{high:.2f})")
+    print(f"{'stages':>24}: {stages:8d}   load average {load_before[0]:.2f} -> {os.getloadavg()[0]:.2f}")
     print(f"flow_overhead: noop_overhead_per_stage_s={record['noop_overhead_per_stage_s']}")
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
@@ -29,6 +31,8 @@ from pipelines.publish import check_publishable, commit_and_push
 from pipelines.repo_lock import RepositoryBusyError, hold_repository
 from pipelines.repro import (
     FAILED,
+    RAN,
+    RESTORED,
     SKIPPED,
     UP_TO_DATE,
     StageError,
@@ -99,19 +103,28 @@ def run_stages(
     selected: tuple[str, ...],
     forced: frozenset[str],
     max_parallel: int,
-    stale: frozenset[str] | None = None,
+    status: Callable[[], frozenset[str] | None] | None = None,
 ) -> list[StageResult]:
     """Submit each stage once its upstream succeeded, at most ``max_parallel`` at a time.
 
-    ``stale``: the stages ``dvc status`` found changed before the run (None: unknown). A stage it did
-    not name, not forced and whose upstream were all up to date is up to date without a task: its
-    ``dvc repro -s`` would only start a DVC process (about a second) to say so."""
+    ``status``: the stages ``dvc status`` finds changed now (None: it cannot say). A stage it does not
+    name, not forced, is up to date without a task (its ``dvc repro -s`` would only start a DVC process,
+    about a second, to say so) when its upstream are up to date or ran before ``dvc status`` was asked;
+    below a stage that ran since, it is asked again once nothing runs (an ``always_changed`` stage that
+    wrote the same bytes leaves its downstream up to date), else ``dvc repro`` decides."""
     log = get_run_logger()
     results: dict[str, StageResult] = {}
+    stale = status() if status else None
+    ran_since_status: set[str] = set()
 
     def up_to_date(name: str) -> bool:
-        upstream = (results[up].status == UP_TO_DATE for up in graph.upstream[name])
-        return stale is not None and name not in stale and name not in forced and all(upstream)
+        if stale is None or name in stale or name in forced:
+            return False
+        return all(
+            results[up].status == UP_TO_DATE
+            or (results[up].status in (RAN, RESTORED) and up not in ran_since_status)
+            for up in graph.upstream[name]
+        )
 
     pending = list(selected)
     in_flight: dict[PrefectFuture[StageResult], tuple[str, float]] = {}
@@ -125,6 +138,9 @@ def run_stages(
                 results[name] = StageResult(name, SKIPPED, note=f"upstream failed: {', '.join(broken)}")
                 log.warning("skipping %s: upstream %s did not finish", name, ", ".join(broken))
         ready = [n for n in pending if all(up in results for up in graph.upstream[n])]
+        below_a_run = [n for n in ready if n not in forced and ran_since_status & set(graph.upstream[n])]
+        if status and stale is not None and below_a_run and not in_flight:
+            stale, ran_since_status = status(), set()  # what the stages that ran changed
         while ready:
             name = ready.pop(0)
             if up_to_date(name):  # takes no slot, and may make its downstream ready
@@ -143,6 +159,8 @@ def run_stages(
         name, submitted = in_flight.pop(done)
         try:
             results[name] = done.result()
+            if results[name].status in (RAN, RESTORED):
+                ran_since_status.add(name)
         except Exception as error:  # the task's own exception, after Prefect's retries
             first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
             tail = error.tail.splitlines()[-1] if isinstance(error, StageError) and error.tail else ""
@@ -185,8 +203,8 @@ def _execute(
     owner = f"flow run {flow_run.name}" if flow_run.name else ""
     started = time.time()
     with hold_repository(graph.repo, wait=wait_for_repo, owner=owner):
-        stale = None if set(forced) >= set(selected) else stale_stages(graph.repo)
-        results = run_stages(graph, selected, forced, parallel, stale)
+        status = None if set(forced) >= set(selected) else partial(stale_stages, graph.repo)
+        results = run_stages(graph, selected, forced, parallel, status)
         header = (
             f"Repository `{graph.repo}` · max_parallel {parallel} · force {force} · "
             f"wall {time.time() - started:.1f} s"

@@ -102,4 +102,25 @@ def test_an_up_to_date_study_starts_no_dvc_process_per_stage(tiny, monkeypatch):
         "cell@b": UP_TO_DATE,
         "summary": UP_TO_DATE,
     }
-    assert sorted(calls) == ["cell@a", "summary"], "downstream of a stage that ran, DVC decides (same bytes)"
+    assert calls == ["cell@a"], "summary reads the same bytes: dvc status, asked again, says so"
+
+
+def test_below_an_always_changed_stage_that_wrote_the_same_bytes_nothing_else_runs(tiny, monkeypatch):
+    dvc_yaml = tiny / "dvc.yaml"
+    dvc_yaml.write_text(
+        dvc_yaml.read_text().replace("  prepare:\n", "  prepare:\n    always_changed: true\n")
+    )
+    study.study_flow(repo=str(tiny), max_parallel=2)
+    calls: list[str] = []
+    real_repro = study.repro
+    monkeypatch.setattr(
+        study, "repro", lambda repo, stage, **kw: calls.append(stage) or real_repro(repo, stage, **kw)
+    )
+    results = study.study_flow(repo=str(tiny), max_parallel=2)
+    assert statuses(results) == {
+        "prepare": RAN,
+        "cell@a": UP_TO_DATE,
+        "cell@b": UP_TO_DATE,
+        "summary": UP_TO_DATE,
+    }
+    assert calls == ["prepare"], "dvc status, asked again after it ran, finds its downstream unchanged"
