@@ -287,7 +287,7 @@ class PretrainConfig(Strict):
     eval_tokens: integer(gt=0, le=MAX_TOKENS)
     optimizer: OptimizerConfig
     cells: Annotated[dict[Name, PretrainCell], Field(min_length=1)]
-    eval_at: EvalAt = EvalAt()  # every cell's (and replicate's) snapshots; none by default
+    eval_at: EvalAt  # every cell's (and replicate's) snapshots; dvc.yaml names the key
 
     @model_validator(mode="after")
     def _batch(self) -> PretrainConfig:
