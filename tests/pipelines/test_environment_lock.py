@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _name(requirement: str) -> str:
-    return re.split(r"[<>=!~\[;\s]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+    return re.sub(r"[-_.]+", "-", re.split(r"[<>=!~\[;\s]", requirement, maxsplit=1)[0].lower())
 
 
 def _locked() -> dict[str, str]:
@@ -26,7 +26,7 @@ def _locked() -> dict[str, str]:
     for line in (ROOT / "requirements.lock").read_text().splitlines():
         if line and not line.startswith((" ", "#")):
             name, version = line.split("==")
-            pins[name.lower().replace("_", "-")] = version
+            pins[re.sub(r"[-_.]+", "-", name.lower())] = version
     return pins
 
 
