@@ -179,7 +179,7 @@ def layout_rows(
             positions.append(p + np.arange(len(seq)))
             branch_ids.append(np.full(len(seq), i, np.int64))
             offset += len(seq)
-        scored = []
+        at, label, owner = [], [], []
         for example, b, skip in group.members:
             if b not in starts:
                 continue
@@ -187,8 +187,14 @@ def layout_rows(
             j = np.arange(skip, len(target))
             # the decoder predicts target j from the token before it (the trunk's last for j = 0);
             # the ED decoder from its own input at j ([bos, targets[:-1]] is targets shifted right)
-            at = starts[b] + j if encoder_decoder else np.where(j == 0, p - 1, starts[b] + j - 1)
-            scored.append(np.stack([at, target[j], np.full(len(j), example)], axis=1))
+            at.append(starts[b] + j if encoder_decoder else np.where(j == 0, p - 1, starts[b] + j - 1))
+            label.append(target[j])
+            owner.append(np.full(len(j), example))
+        scored = (
+            [np.stack([np.concatenate(at), np.concatenate(label), np.concatenate(owner)], axis=1)]
+            if at
+            else []
+        )
         flat = np.concatenate(tokens).astype(np.int64)
         bidirectional = np.zeros(len(flat), bool)
         if spec.bidirectional_prefix:  # the trunk (none on the ED decoder side: p = 0)
@@ -253,11 +259,15 @@ def tree_attention_mask(
 def _queries(rows: Sequence[_Row]) -> tuple[np.ndarray, np.ndarray]:
     """The distinct scored positions of each row ``[B, S]`` (right-padded with position 0), and for each
     scored triple of the batch (rows in order) its slot in its row."""
-    unique = [np.unique(r.scored[:, 0], return_inverse=True) for r in rows]
-    queries = np.zeros((len(rows), max(len(u) for u, _ in unique)), dtype=np.int64)
-    for i, (u, _) in enumerate(unique):
-        queries[i, : len(u)] = u
-    return queries, np.concatenate([slot for _, slot in unique]).astype(np.int64)
+    row = np.repeat(np.arange(len(rows)), [len(r.scored) for r in rows])
+    position = np.concatenate([r.scored[:, 0] for r in rows])
+    width = int(position.max()) + 1
+    keys, index = np.unique(row * width + position, return_inverse=True)  # sorted: by row, then position
+    key_row = keys // width
+    slot = np.arange(len(keys)) - np.searchsorted(key_row, key_row)  # rank among its row's keys
+    queries = np.zeros((len(rows), int(slot.max()) + 1), dtype=np.int64)
+    queries[key_row, slot] = keys % width
+    return queries, slot[index]
 
 
 def _hidden(
