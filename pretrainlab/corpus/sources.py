@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -144,15 +145,20 @@ def _read_json_lines(path: Path, field: str, key: str) -> Iterator[str | None]:
             for line_no, raw in enumerate(handle, start=1):
                 if not raw.strip():
                     continue
-                line = _decode(raw)
-                if line is None:
-                    yield None
+                try:  # orjson refuses invalid UTF-8, lone surrogates, NaN: those take the slow path
+                    record = orjson.loads(raw)
+                except orjson.JSONDecodeError:
+                    line = _decode(raw)
+                    if line is None:
+                        yield None
+                        continue
+                    try:
+                        record = json.loads(line)
+                    except json.JSONDecodeError as err:
+                        raise UserInputError(f"{path}:{line_no}: not a JSON object ({err.msg})") from err
+                    yield _text_of(record, field, f"{path}:{line_no}", escaped=b"\\u" in raw)
                     continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise UserInputError(f"{path}:{line_no}: not a JSON object ({err.msg})") from err
-                yield _text_of(record, field, f"{path}:{line_no}", escaped=b"\\u" in raw)
+                yield _text_of(record, field, f"{path}:{line_no}", escaped=False)
     except (EOFError, gzip.BadGzipFile, zlib.error) as err:
         raise UserInputError(
             f"{path}: truncated or corrupt gzip after line {line_no} ({err}); re-download or recompress it"
