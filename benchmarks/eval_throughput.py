@@ -1,5 +1,6 @@
 """Evaluation throughput: rank classification with ``model_scorer`` (an item's choices in one row, the
-prompt read once) vs ``reference_scorer`` (one sequence per choice, what rank classification ran before).
+prompt read once, the last layer only where a choice token is scored) vs ``reference_scorer`` (one
+sequence per choice, what rank classification ran before).
 
 Both score the same items — the default study's synthworld tasks and ``evaluate.items_per_task``,
 tokenised with a BPE trained (``tokenizer`` section) on the study's corpus — with the same freshly

@@ -36,9 +36,10 @@ Choices made here (each changes the numbers, so each is written down):
   encoder-decoder bounds the encoder and the decoder separately. Mode tokens, sentinels and EOS are
   kept; a choice longer than the room left is cut from the right (at least one prompt token stays).
 * **Batching.** All choices of all items are scored together, under ``torch.inference_mode``: the
-  choices that share a prompt are one row, the prompt read once (:mod:`.batched_scoring`), rows sorted
-  by length and cut into batches of at most ``max_batch_tokens`` padded tokens. :func:`reference_scorer`
-  scores each (prompt, choice) as its own sequence; the two agree up to float rounding.
+  choices that share a prompt are one row, the prompt read once (:mod:`.batched_scoring`), the last
+  layer computed only where a choice token is scored (:mod:`.scoring_stack`), rows sorted by length
+  and cut into batches of at most ``max_batch_tokens`` padded tokens. :func:`reference_scorer` scores
+  each (prompt, choice) as its own sequence; the two agree up to float rounding.
 """
 
 from __future__ import annotations
