@@ -174,25 +174,26 @@ def stage(
             need = "needs --cell" if name in CELL_STAGES else "takes no --cell"
             raise UserInputError(f"stage {name!r} {need}")
         from pretrainlab.config.load import load_params
-        from pretrainlab.config.replicates import replicate_name
 
         study = load_params(params)
-        if seed is not None:
-            if name not in REPLICATE_STAGES or seed not in study.study.seeds:
-                raise UserInputError(
-                    f"--seed {seed}: only pretrain and evaluate take a seed listed in study.seeds"
-                )
-            cell = replicate_name(cell, seed)  # type: ignore[arg-type]
+        if seed is not None and (name not in REPLICATE_STAGES or seed not in study.study.seeds):
+            raise UserInputError(
+                f"--seed {seed}: only pretrain and evaluate take a seed listed in study.seeds"
+            )
         if name in TRAINING_STAGES:
             from pretrainlab.training.launch import launch_training
 
             args = ["stage", name, "--params", str(params)] + (["--cell", cell] if cell else [])
+            args += ["--seed", str(seed)] if seed is not None else []
             returncode = launch_training(study.resources, args + (["--verbose"] if verbose else []))
             if returncode is not None:  # the workers ran the stage
                 raise typer.Exit(code=returncode)
         module = importlib.import_module(f"stages.{name}")
         _threads(study.resources.num_threads)
-        module.main(study, cell)
+        if name in REPLICATE_STAGES:
+            module.main(study, cell, seed)
+        else:
+            module.main(study, cell)
     except UserInputError as error:
         if name in TRAINING_STAGES:
             from pretrainlab.training.launch import report_worker_error

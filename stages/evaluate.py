@@ -39,6 +39,7 @@ class Params(Strict):
 
     tasks: list[str] | Literal["all"]
     items_per_task: int
+    held_out_items_per_task: int
     bootstrap_samples: int
     val_tokens: int
     seed: int  # evaluate.seed
@@ -129,28 +130,33 @@ def _path(value: str | None) -> Path | None:
     return None if value is None else Path(value)
 
 
-def study_keys(study: Study, cell: str | None) -> dict[str, str]:
+def study_keys(study: Study, cell: str | None, seed: int | None = None) -> dict[str, str]:
     """Each Params field and the params.yaml key it is read from; dvc.yaml lists exactly these keys."""
     settings = {name: f"evaluate.{name}" for name in EvaluateConfig.model_fields if name != "models"}
     return {**settings, "world": "corpus.sources", "seq_len": "pretrain.seq_len"}
 
 
-def main(study: Study, cell: str | None) -> None:
+def main(study: Study, cell: str | None, seed: int | None = None) -> None:
+    """Evaluate the model ``cell`` names in ``evaluate.models``, or the replicate of pretrain cell ``cell``
+    under ``seed`` (one of ``study.seeds``)."""
     check_environment()  # before anything runs: a launcher's leftovers end here
-    from pretrainlab.config.replicates import split_replicate
+    from pretrainlab.config.replicates import replicate_name
 
-    kind = study.evaluate.models.get(str(cell))
-    if (
-        kind is None
-        and (replicate := split_replicate(str(cell))) is not None
-        and replicate[0] in study.pretrain.cells
-    ):
-        kind = "pretrain"  # a replicate of a pretrain cell under one of study.seeds
-    if kind is None:
-        raise UserInputError(
-            f"evaluate.models: no model named {cell!r} (listed: {', '.join(study.evaluate.models)})"
-        )
-    values = read(study, study_keys(study, cell))
+    if seed is None:
+        kind = study.evaluate.models.get(str(cell))
+        name = str(cell)
+        if kind is None:
+            raise UserInputError(
+                f"evaluate.models: no model named {cell!r} (listed: {', '.join(study.evaluate.models)})"
+            )
+    else:
+        if cell not in study.pretrain.cells:
+            raise UserInputError(
+                f"--cell {cell!r} with --seed: no pretrain cell of that name "
+                f"(defined: {', '.join(study.pretrain.cells)})"
+            )
+        kind, name = "pretrain", replicate_name(str(cell), seed)
+    values = read(study, study_keys(study, cell, seed))
     worlds = [s for s in values["world"] if isinstance(s, SynthworldSource)]
     values["world"] = worlds[0] if worlds else SynthworldSource(kind="synthworld")
-    run(str(cell), kind, Params(**values), study.resources.device)
+    run(name, kind, Params(**values), study.resources.device)

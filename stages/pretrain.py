@@ -5,7 +5,7 @@ from __future__ import annotations
 from pretrainlab import paths
 from pretrainlab.config.fingerprint import fingerprint
 from pretrainlab.config.keys import read
-from pretrainlab.config.replicates import split_replicate
+from pretrainlab.config.replicates import replicate_name
 from pretrainlab.config.schema import (
     EvalAt,
     ModelSize,
@@ -87,38 +87,31 @@ def prepare(name: str, params: Params, resources: ResourcesConfig) -> TrainingJo
     )
 
 
-def grid_cell(study: Study, name: str) -> tuple[str, int | None]:
-    """The pretrain cell behind ``name`` and, for a replicate (``<cell>-seed<N>``), its seed."""
-    if name not in study.pretrain.cells and (replicate := split_replicate(name)) is not None:
-        return replicate  # a replicate of a cell under one of study.seeds
-    return name, None
-
-
-def study_keys(study: Study, cell: str | None) -> dict[str, str]:
+def study_keys(study: Study, cell: str | None, seed: int | None = None) -> dict[str, str]:
     """Each Params field and the params.yaml key it is read from; dvc.yaml lists exactly these keys.
     A replicate's seed is not a key: it comes from ``--seed`` (the stage's command)."""
-    base, seed = grid_cell(study, str(cell))
     keys = {
         "seq_len": "pretrain.seq_len",
         "batch_tokens": "pretrain.batch_tokens",
         "eval_tokens": "pretrain.eval_tokens",
         "optimizer": "pretrain.optimizer",
-        "cell": f"pretrain.cells.{base}",
-        "size": f"models.{study.pretrain.cells[base].model}",
+        "cell": f"pretrain.cells.{cell}",
+        "size": f"models.{study.pretrain.cells[str(cell)].model}",
         "eval_at": "pretrain.eval_at",
     }
     return keys if seed is not None else {"seed": "seed", **keys}
 
 
-def main(study: Study, cell: str | None) -> None:
+def main(study: Study, cell: str | None, seed: int | None = None) -> None:
+    """Train ``cell``, or its replicate under ``seed`` (one of ``study.seeds``, named ``<cell>-seed<N>``)."""
     check_environment()  # before anything runs: a launcher's leftovers end here
     from pretrainlab.errors import UserInputError
 
-    base, seed = grid_cell(study, str(cell))
-    if base not in study.pretrain.cells:
+    if cell not in study.pretrain.cells:
         raise UserInputError(
-            f"pretrain.cells: no cell named {base!r} (defined: {', '.join(study.pretrain.cells)})"
+            f"pretrain.cells: no cell named {cell!r} (defined: {', '.join(study.pretrain.cells)})"
         )
-    values = read(study, study_keys(study, cell))
+    values = read(study, study_keys(study, cell, seed))
     params = Params(**values) if seed is None else Params(**values, seed=seed)
-    run_job(prepare(str(cell), params, study.resources), study.resources)
+    name = cell if seed is None else replicate_name(cell, seed)
+    run_job(prepare(name, params, study.resources), study.resources)

@@ -364,7 +364,10 @@ class LmEvalConfig(Strict):
 class EvaluateConfig(Strict):
     models: dict[Name, Literal["pretrain", "adapt", "finetune"]]
     tasks: list[str] | Literal["all"]
-    items_per_task: integer(ge=10, le=100000)
+    items_per_task: integer(ge=10, le=100000)  # per task of the training clusters
+    held_out_items_per_task: integer(
+        ge=10, le=100000
+    )  # per held-out task: the held-out average rests on them
     bootstrap_samples: integer(ge=100, le=100000)
     val_tokens: integer(gt=0, le=MAX_TOKENS)
     seed: Seed

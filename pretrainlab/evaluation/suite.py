@@ -140,6 +140,18 @@ def summarise(
     return summary
 
 
+def items_asked(name: str, config: EvaluateConfig) -> int:
+    """How many items of task ``name`` are asked: ``held_out_items_per_task`` for a task of a held-out
+    cluster (the study's verdicts rest on the held-out average), ``items_per_task`` otherwise.
+
+    >>> config = EvaluateConfig(models={}, tasks="all", items_per_task=100, held_out_items_per_task=500,
+    ...                         bootstrap_samples=1000, val_tokens=1024, seed=0, lm_eval=None)
+    >>> items_asked("nli.fact", config), items_asked("sentiment.review", config)
+    (500, 100)
+    """
+    return config.held_out_items_per_task if TASK_FAMILIES[name].held_out else config.items_per_task
+
+
 def task_references(name: str, eval_items: Sequence, n: int, world: Mapping[str, int]) -> dict:
     """Chance, majority and shortcut accuracy of task ``name`` on ``eval_items`` (none of them saw the
     corpus; :mod:`pretrainlab.evaluation.reference_baselines`), with one-sided exact p-values of the
@@ -218,7 +230,7 @@ def evaluate_model(
     raw = {
         name: generate_task_items(
             name,
-            config.items_per_task,
+            items_asked(name, config),
             entities=int(world["entities"]),
             documents=int(world["documents"]),
             seed=int(world["seed"]),
@@ -228,7 +240,7 @@ def evaluate_model(
     }
     results, references = {}, {}
     for name in task_names:
-        references[name] = task_references(name, raw[name], config.items_per_task, world)
+        references[name] = task_references(name, raw[name], items_asked(name, config), world)
         results[name] = rank_classify(
             encode_items(raw[name], tokenizer), scorer, fmt, arch=arch, seq_len=seq_len
         )

@@ -107,6 +107,7 @@ def _params() -> evaluate_stage.Params:
     return evaluate_stage.Params(
         tasks=TASKS,
         items_per_task=ITEMS,
+        held_out_items_per_task=ITEMS,
         bootstrap_samples=100,
         val_tokens=512,
         seed=0,

@@ -17,6 +17,7 @@ from pretrainlab.evaluation.prompt_formats import card_prompt_format, prompt_for
 from pretrainlab.evaluation.rank_classification import EncodedItem, rank_classify
 from pretrainlab.evaluation.suite import Evaluation
 from pretrainlab.tokenization.specials import SpecialTokens
+from tests.report.records import training
 
 SPECIALS = SpecialTokens.for_tests()
 
@@ -70,6 +71,7 @@ def _params() -> SimpleNamespace:
         models={"nc-a": "adapt"},
         tasks="all",
         items_per_task=10,
+        held_out_items_per_task=10,
         bootstrap_samples=100,
         val_tokens=64,
         seed=0,
@@ -81,7 +83,13 @@ def _params() -> SimpleNamespace:
 def test_evaluate_stage_passes_the_cards_format_and_writes_items_beside_the_metrics(tmp_path, monkeypatch):
     from stages import evaluate
 
-    card = {"name": "nc-a", "kind": "adapt", "arch": "noncausal_decoder", "objective": "span_corruption"}
+    card = {
+        "name": "nc-a",
+        "kind": "adapt",
+        "arch": "noncausal_decoder",
+        "objective": "span_corruption",
+        "seq_len": 32,
+    }
     _project(tmp_path, monkeypatch, card | {"prompt_format": "sentinel"})
     seen = {}
 
@@ -99,6 +107,8 @@ def test_evaluate_stage_passes_the_cards_format_and_writes_items_beside_the_metr
 
     monkeypatch.setattr(evaluate, "evaluate_model", fake_evaluate_model)
     monkeypatch.setattr(evaluate, "load_tokenizer", lambda path: (None, SPECIALS))
+    (tmp_path / "metrics/adapt").mkdir(parents=True)  # the training stage's record: the final curve point
+    (tmp_path / "metrics/adapt/nc-a.json").write_text(json.dumps(training().as_json()))
     evaluate.run("nc-a", "adapt", _params(), "cpu")
     assert seen["prompt_format_name"] == "sentinel"  # not "plain" because the stage was adapt
     assert json.loads((tmp_path / "metrics/evaluate/nc-a.json").read_text())["prompt_format"] == "sentinel"
@@ -108,7 +118,8 @@ def test_evaluate_stage_passes_the_cards_format_and_writes_items_beside_the_metr
 def test_card_without_the_field_exits_2_naming_the_stage_to_rerun(tmp_path, monkeypatch):
     from stages import evaluate
 
-    _project(tmp_path, monkeypatch, {"name": "nc-a", "kind": "adapt", "arch": "noncausal_decoder"})
+    card = {"name": "nc-a", "kind": "adapt", "arch": "noncausal_decoder", "objective": "span_corruption"}
+    _project(tmp_path, monkeypatch, card | {"seq_len": 32})
     with pytest.raises(
         UserInputError, match=r"pretrainlab\.json.*no `prompt_format`.*dvc repro -f -s adapt@nc-a"
     ):

@@ -23,6 +23,7 @@ def _config(**overrides) -> EvaluateConfig:
         models={},
         tasks="all",
         items_per_task=200,
+        held_out_items_per_task=200,
         bootstrap_samples=1000,
         val_tokens=65536,
         seed=0,
@@ -113,7 +114,9 @@ def study(tmp_path_factory):
 def test_evaluate_model_end_to_end(study, arch, objective, prompt_format, tmp_path):
     torch.set_num_threads(1)
     tokenizer, specials, tokens_dir, model_dirs = study
-    config = _config(tasks=TASKS, items_per_task=12, bootstrap_samples=100, val_tokens=512)
+    config = _config(
+        tasks=TASKS, items_per_task=12, held_out_items_per_task=12, bootstrap_samples=100, val_tokens=512
+    )
     evaluation = evaluate_model(
         model_dirs[arch],
         arch=arch,
@@ -179,7 +182,13 @@ def test_a_model_trained_with_another_tokenizer_is_not_evaluated(study, tmp_path
             tokenizer=tokenizer,
             specials=specials,
             tokens_dir=tokens_dir,
-            config=_config(tasks=TASKS, items_per_task=12, bootstrap_samples=100, val_tokens=512),
+            config=_config(
+                tasks=TASKS,
+                items_per_task=12,
+                held_out_items_per_task=12,
+                bootstrap_samples=100,
+                val_tokens=512,
+            ),
             world=WORLD,
             seq_len=64,
         )

@@ -30,7 +30,6 @@ from types import ModuleType
 
 import tomllib
 
-from pretrainlab.config.replicates import replicate_name
 from pretrainlab.config.schema import Study
 from tests.pipelines.import_closure import closure, module_file
 
@@ -49,10 +48,14 @@ class DeclaredStage:
 
     @property
     def cell(self) -> str | None:
-        """What the stage's ``main()`` receives: the ``--cell``, a replicate's name under ``--seed``."""
-        options = dict(zip(self.argv[3::2], self.argv[4::2], strict=False))
-        cell, seed = options.get("--cell"), options.get("--seed")
-        return replicate_name(cell, int(seed)) if cell is not None and seed is not None else cell
+        """The ``--cell`` the stage's ``main()`` receives."""
+        return dict(zip(self.argv[3::2], self.argv[4::2], strict=False)).get("--cell")
+
+    @property
+    def seed(self) -> int | None:
+        """A replicate's ``--seed``, which the stage's ``main()`` receives beside the cell."""
+        seed = dict(zip(self.argv[3::2], self.argv[4::2], strict=False)).get("--seed")
+        return None if seed is None else int(seed)
 
 
 def declared_stages(project: Path, params_file: Path, workdir: Path) -> list[DeclaredStage]:
@@ -159,7 +162,11 @@ def params_problems(
         if stage.stage is None:
             continue  # code_problems names it
         module = load_stage(stage.stage)
-        keys = module.study_keys(study, stage.cell)
+        keys = (
+            module.study_keys(study, stage.cell, stage.seed)
+            if stage.seed is not None
+            else module.study_keys(study, stage.cell)
+        )
         if unknown := sorted(set(keys) - set(module.Params.model_fields)):
             problems.append((stage.name, f"study_keys names no Params field {', '.join(unknown)}"))
         read = set(keys.values())

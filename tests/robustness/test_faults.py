@@ -85,6 +85,7 @@ def fault_params() -> str:
         models={CELL: "pretrain", FINETUNE: "finetune"},  # the report compares the two
         tasks=["nli.fact", "sentiment.review"],  # one held-out, one held-in cluster
         items_per_task=10,
+        held_out_items_per_task=10,
         bootstrap_samples=100,
         val_tokens=512,
     )
