@@ -13,6 +13,7 @@ are missing is not measurable.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pretrainlab.evaluation.paired import decide
@@ -45,16 +46,42 @@ def _pct(comparisons: StudyComparisons, model: str, tasks: list[str]) -> str:
     return f"{100 * comparisons.accuracy(model, tasks):.1f}%{mean}"
 
 
-def pretraining_ordering(rows: list[Table8Row], comparisons: StudyComparisons | None) -> Ordering:
-    """(a): the best CD:FLM pretrain cell against the best other pretrain cell, held-out average.
+def matched_cells(
+    rows: list[Table8Row], tokens: Mapping[str, int] | None
+) -> tuple[list[Table8Row], list[str]]:
+    """The evaluated pretrain cells that (a) compares — one model size and one token budget, as the
+    paper's token-matched grid — and the names of those left out.
+
+    Of the groups of cells sharing a size and a number of training tokens (``tokens``: cell -> tokens
+    trained; None puts every cell in one group), the one with a CD:FLM cell and the most cells is
+    compared: a CD:FLM cell trained longer or larger than the grid (a study's learnability reference)
+    must not stand in for CD:FLM against token-matched rivals.
+    """
+    scored = [r for r in rows if r.model.stage == "pretrain" and r.pretrained]
+    groups: dict[tuple[str, int | None], list[Table8Row]] = {}
+    for row in scored:
+        budget = None if tokens is None else tokens.get(row.model.name)
+        groups.setdefault((row.model.size, budget), []).append(row)
+    with_cd = [g for g in groups.values() if any(r.model.label == "CD:FLM" for r in g)]
+    if not with_cd:
+        return scored, []
+    group = max(with_cd, key=len)  # the first of the largest: rows come in the study's order
+    return group, [r.model.name for r in scored if r not in group]
+
+
+def pretraining_ordering(
+    rows: list[Table8Row], comparisons: StudyComparisons | None, tokens: Mapping[str, int] | None = None
+) -> Ordering:
+    """(a): the best CD:FLM pretrain cell against the best other pretrain cell of the same size and
+    token budget (:func:`matched_cells`), held-out average.
 
     The claim needs CD:FLM ahead of *every* other cell, so one paired test against the strongest rival
     settles it (an intersection-union test: no correction for the other cells is needed).
     """
     claim = "(a) After pretraining only, CD:FLM is the best zero-shot model"
-    scored = {r.model.name: r for r in rows if r.model.stage == "pretrain" and r.pretrained}
-    causal = [r.model.name for r in scored.values() if r.model.label == "CD:FLM"]
-    others = [r for r in scored.values() if r.model.label != "CD:FLM"]
+    group, left_out = matched_cells(rows, tokens)
+    causal = [r.model.name for r in group if r.model.label == "CD:FLM"]
+    others = [r for r in group if r.model.label != "CD:FLM"]
     tasks = comparisons.held(True) if comparisons else []
     if comparisons is None or not causal or not others or not tasks:
         missing = (
@@ -73,6 +100,9 @@ def pretraining_ordering(rows: list[Table8Row], comparisons: StudyComparisons | 
         f"`{rival.model.name}` ({rival.model.label}) {_pct(comparisons, rival.model.name, tasks)}: "
         f"{describe(decision, compared=1)}."
     )
+    if left_out:
+        names = ", ".join(f"`{name}`" for name in left_out)
+        detail += f" Token-matched as in the paper: {names} (another size or token budget) not compared."
     return Ordering(claim, verdict(decision), detail)
 
 
@@ -155,10 +185,14 @@ def adaptation_ordering(speedups: list[SpeedUp]) -> Ordering:
 
 
 def orderings(
-    rows: list[Table8Row], speedups: list[SpeedUp], comparisons: StudyComparisons | None
+    rows: list[Table8Row],
+    speedups: list[SpeedUp],
+    comparisons: StudyComparisons | None,
+    tokens: Mapping[str, int] | None = None,
 ) -> list[Ordering]:
+    """The three orderings; ``tokens`` (pretrain cell -> tokens trained) keeps (a) token-matched."""
     return [
-        pretraining_ordering(rows, comparisons),
+        pretraining_ordering(rows, comparisons, tokens),
         mtf_ordering(rows, comparisons),
         adaptation_ordering(speedups),
     ]

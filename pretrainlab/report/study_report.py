@@ -346,7 +346,12 @@ def build_report(
         "",
         "**The paper's three orderings** (Wang et al. 2022):",
         "",
-        *[ordering.markdown() for ordering in orderings(rows, speedups, comparisons)],
+        *[
+            ordering.markdown()
+            for ordering in orderings(
+                rows, speedups, comparisons, {n: m.tokens for n, m in inputs.pretrain.items()}
+            )
+        ],
         "",
     ]
     if comparisons is not None:

@@ -89,3 +89,18 @@ def test_mtf_ordering_compares_each_mlm_model_with_cd_flm_holm_corrected():
     assert mtf_ordering([cd, bad], paired).verdict == "contradicted"
     assert mtf_ordering([cd, nc, bad], paired).verdict == "partly contradicted"
     assert mtf_ordering([cd, Table8Row(ED_MLM, EVALUATED)], paired).verdict == "not measurable"
+
+
+def test_pretraining_ordering_compares_only_token_matched_cells():
+    """A CD:FLM cell trained 2.5x longer than the grid (a learnability reference) is not CD:FLM's
+    stand-in against the grid's cells: (a) compares the grid's own cd-flm and says what it left out."""
+    long = StudyModel("pretrain/cd-flm-long", "causal_decoder", "full_lm", "CD:FLM", "tiny")
+    rival = base()
+    scores = {"cd-flm": dict(rival), "nd-plm": rival, "cd-flm-long": shifted(rival, 8)}
+    rows = [Table8Row(CD_FLM, EVALUATED), Table8Row(ND_PLM, EVALUATED), Table8Row(long, EVALUATED)]
+    tokens = {"cd-flm": 640_000, "nd-plm": 640_000, "cd-flm-long": 1_600_000}
+    unmatched = pretraining_ordering(rows, comparisons(scores))  # no budgets: one group
+    assert unmatched.verdict == "reproduced" and "`cd-flm-long`" in unmatched.detail
+    matched = pretraining_ordering(rows, comparisons(scores), tokens)
+    assert matched.verdict == "unresolved" and "`cd-flm` (CD:FLM)" in matched.detail
+    assert "`cd-flm-long` (another size or token budget) not compared" in matched.detail
