@@ -34,7 +34,7 @@ PINNED = {
         **{f"pretrain/{cell}": (0, 156) for cell in ("cd-flm", "cd-mlm", "nd-plm", "nd-mlm")},
         **{f"pretrain/{cell}": (0, 156) for cell in ("ed-plm", "ed-mlm", "nd-ul2")},
         "pretrain/nd-mlm-ref": (0, 312),
-        "pretrain/ed-plm-ref": (0, 312),
+        "pretrain/cd-flm-long": (0, 390),
         "adapt/nd-mlm-to-cd-flm": (0, 46),
         "adapt/cd-flm-to-nd-mlm": (0, 46),
         "adapt/cd-flm-to-ed-plm": (0, 46),
