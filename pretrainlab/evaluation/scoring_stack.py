@@ -112,7 +112,7 @@ class _Layer:
         )
 
     def norm(self, x: torch.Tensor, i: int) -> torch.Tensor:
-        return F.rms_norm(x, (x.shape[-1],), self.norms[i], self.eps).type_as(x)
+        return F.rms_norm(x.float(), (x.shape[-1],), self.norms[i], self.eps).type_as(x)
 
     def mlp(self, h: torch.Tensor) -> torch.Tensor:
         gate, up = F.linear(self.norm(h, -2), self.gate_up).chunk(2, dim=-1)
@@ -199,7 +199,7 @@ class _Stack:
         h, rotary = self.embed(tokens, positions)
         for i, layer in enumerate(self.layers):
             h = layer(h, rotary, mask, queries if i == len(self.layers) - 1 else None, cross)
-        return F.rms_norm(h, (h.shape[-1],), self.final_norm, self.eps).type_as(h)
+        return F.rms_norm(h.float(), (h.shape[-1],), self.final_norm, self.eps).type_as(h)
 
 
 @dataclass(frozen=True)
