@@ -176,7 +176,7 @@ def stage(
         from pretrainlab.config.load import load_params
 
         study = load_params(params)
-        if seed is not None and (name not in REPLICATE_STAGES or seed not in study.study.seeds):
+        if seed is not None and (name not in REPLICATE_STAGES or seed not in study.replicate_seeds):
             raise UserInputError(
                 f"--seed {seed}: only pretrain and evaluate take a seed listed in study.seeds"
             )

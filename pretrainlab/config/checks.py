@@ -64,10 +64,10 @@ def _evaluated_models(params: Study) -> list[str]:
 def _replicates(params: Study) -> list[str]:
     from pretrainlab.config.replicates import replicate_name
 
-    if params.seed in params.study.seeds:
+    if params.seed in params.replicate_seeds:
         return [f"study.seeds: {params.seed} is the study's own seed (the cells already run under it)"]
     names = {*params.pretrain.cells, *params.adapt, *params.finetune}
-    clashes = [replicate_name(c, s) for c in params.pretrain.cells for s in params.study.seeds]
+    clashes = [replicate_name(c, s) for c in params.pretrain.cells for s in params.replicate_seeds]
     return [
         f"study.seeds: replicate {n!r} has the name of a model already defined" for n in clashes if n in names
     ]

@@ -425,3 +425,8 @@ class Study(Strict):
     report: ReportConfig
     resources: ResourcesConfig = ResourcesConfig()
     orchestration: OrchestrationConfig = OrchestrationConfig()
+
+    @property
+    def replicate_seeds(self) -> list[int]:
+        """``study.seeds``: every pretrain cell is trained again under each (``<cell>-seed<N>``)."""
+        return list(self.study.seeds)
