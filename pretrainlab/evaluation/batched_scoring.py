@@ -25,8 +25,10 @@ needs no per-choice copy of a ``Cache`` object (an API transformers 5.x is renam
 → ``cache``).
 
 encoder-decoder: the encoder reads ``[a b c]`` once; the decoder row holds each branch's
-``[bos, targets[:-1]]`` side by side (``[bos x bos]``, positions ``[0 1 0]``), causal within a branch,
-blind across branches, every branch cross-attending to the same encoder row.
+``[bos, targets[:-1]]``, causal within a branch, blind across branches, every branch cross-attending to
+the same encoder row. Leading tokens that every branch of a row shares join the trunk and are read
+once: here the decoder's ``bos`` (row ``[bos x]``, positions ``[0 1]``: x and z at bos, y at x; z's
+branch is empty), in a span-corruption format the sentinel that starts every target.
 
 BERT-style encoder (``aligned_labels``): examples with identical inputs (choices of the same token
 count share ``prompt <mask>×k``) are one bidirectional row; each choice reads its labels from it.
@@ -161,33 +163,42 @@ def layout_rows(
         n = len(trunk)
         return [_Row(trunk, np.arange(n), np.zeros(n, np.int64), np.ones(n, bool), None, _stack(scored))]
     encoder_decoder = spec.is_encoder_decoder
-    p = 0 if encoder_decoder else len(trunk)
+    p = 0 if encoder_decoder else len(trunk)  # the inputs' length in the row (ED: in the encoder)
     rows = []
     for chunk in _chunks(group, len(trunk), max_tokens, int(encoder_decoder)):
-        tokens = [] if encoder_decoder else [trunk]
-        positions = [] if encoder_decoder else [np.arange(p)]
-        branch_ids = [] if encoder_decoder else [np.zeros(p, np.int64)]
+        live = [b for b in chunk if len(group.branches[b])]  # an empty target scores 0: nothing to run
+        if not live:
+            continue
+        # the sequence each branch continues the trunk with (ED: the decoder's [bos, targets[:-1]])
+        seqs = {
+            b: np.concatenate([[specials.bos], group.branches[b][:-1]])
+            if encoder_decoder
+            else group.branches[b]
+            for b in live
+        }
+        shared = _common_prefix([seqs[b] for b in live])  # leading tokens every branch has: read once
+        stem = np.concatenate([trunk[:p], seqs[live[0]][:shared]])
+        tokens, positions, branch_ids = [stem], [np.arange(len(stem))], [np.zeros(len(stem), np.int64)]
         starts: dict[int, int] = {}
-        offset = p
-        for i, b in enumerate(chunk, 1):
-            target = group.branches[b]
-            if not len(target):  # nothing to score (its members score 0)
-                continue
-            seq = np.concatenate([[specials.bos], target[:-1]]) if encoder_decoder else target
+        offset = len(stem)
+        for i, b in enumerate(live, 1):
+            rest = seqs[b][shared:]
             starts[b] = offset
-            tokens.append(seq)
-            positions.append(p + np.arange(len(seq)))
-            branch_ids.append(np.full(len(seq), i, np.int64))
-            offset += len(seq)
+            tokens.append(rest)
+            positions.append(len(stem) + np.arange(len(rest)))
+            branch_ids.append(np.full(len(rest), i, np.int64))
+            offset += len(rest)
         at, label, owner = [], [], []
         for example, b, skip in group.members:
             if b not in starts:
                 continue
             target = group.branches[b]
             j = np.arange(skip, len(target))
-            # the decoder predicts target j from the token before it (the trunk's last for j = 0);
-            # the ED decoder from its own input at j ([bos, targets[:-1]] is targets shifted right)
-            at.append(starts[b] + j if encoder_decoder else np.where(j == 0, p - 1, starts[b] + j - 1))
+            # the index in the branch's own sequence of the token that predicts target j: the decoder's
+            # token before it (inputs + targets, the inputs' last for j = 0); the ED decoder's own input
+            # at j ([bos, targets[:-1]] is targets shifted right). The stem holds the first len(stem).
+            m = j if encoder_decoder else p + j - 1
+            at.append(np.where(m < len(stem), m, starts[b] + m - len(stem)))
             label.append(target[j])
             owner.append(np.full(len(j), example))
         scored = (
@@ -197,7 +208,7 @@ def layout_rows(
         )
         flat = np.concatenate(tokens).astype(np.int64)
         bidirectional = np.zeros(len(flat), bool)
-        if spec.bidirectional_prefix:  # the trunk (none on the ED decoder side: p = 0)
+        if spec.bidirectional_prefix:  # the inputs (none on the ED decoder side: p = 0)
             bidirectional[:p] = True
         rows.append(
             _Row(
@@ -210,6 +221,15 @@ def layout_rows(
             )
         )
     return rows
+
+
+def _common_prefix(seqs: Sequence[np.ndarray]) -> int:
+    """How many leading tokens all of ``seqs`` share (0 for a single sequence: nothing to share)."""
+    if len(seqs) < 2:
+        return 0
+    n = min(len(s) for s in seqs)
+    same = (np.stack([s[:n] for s in seqs]) == seqs[0][:n]).all(axis=0)
+    return n if same.all() else int(np.argmin(same))
 
 
 def _stack(parts: list[np.ndarray]) -> np.ndarray:

@@ -266,6 +266,22 @@ def test_shared_prompt_scores_equal_the_per_choice_reference(models, arch, name)
     assert ranked.predictions.tolist() == reference.predictions.tolist()
 
 
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("name", FORMATS)
+def test_choices_that_are_prefixes_of_each_other_score_as_alone(models, arch, name):
+    """Leading tokens every choice shares are read once (the trunk); a choice that the shared part
+    covers entirely is scored in the trunk alone."""
+    fmt = PromptFormat.for_model(FORMATS[name], adapted=False, specials=SPECIALS)
+    rng = np.random.default_rng(11)
+    items = []
+    for _ in range(6):
+        stem = _regular(rng, 3)
+        choices = (stem[:1], stem[:2], stem, np.concatenate([stem, _regular(rng, 2)]))
+        items.append(EncodedItem(_regular(rng, int(rng.integers(2, 12))), choices, 0, (1,) * 4))
+    got, want = _both(models[arch], arch, fmt, items, 8192)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+
+
 def test_bert_style_encoder_scores_equal_the_reference():
     from pretrainlab.models.build import build_model
 
@@ -319,7 +335,8 @@ def test_the_prompt_is_read_once_for_all_choices(models, arch, fast):
     finally:
         for hook in hooks:
             hook.remove()
-    assert sum(positions) == 20 + 4 * 2  # one pass: the prompt once, then each choice (reference: 4 x 22)
+    # one pass: the prompt once, then each choice (reference: 4 x 22); the ED decoder's bos is shared too
+    assert sum(positions) == (20 + 1 + 4 if arch == "encoder_decoder" else 20 + 4 * 2)
 
 
 @pytest.mark.parametrize("arch", [*ARCHS, "encoder"])
