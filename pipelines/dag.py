@@ -29,6 +29,7 @@ class StageGraph:
     order: tuple[str, ...]
     upstream: dict[str, tuple[str, ...]]
     metrics: dict[str, tuple[Path, ...]]  # metrics files each stage declares, relative to ``repo``
+    always_changed: frozenset[str] = frozenset()  # stages DVC runs every time (``always_changed: true``)
 
     def select(self, targets: Iterable[str] | None) -> tuple[str, ...]:
         """The targets plus all their ancestors, upstream first; ``None`` or empty selects every stage.
@@ -102,13 +103,16 @@ def read_graph(repo: Path) -> StageGraph:
                 names[stage]: tuple(Path(out.fs_path).relative_to(repo) for out in stage.outs if out.metric)
                 for stage in stages
             }
+            always_changed = frozenset(names[stage] for stage in stages if stage.always_changed)
     except DvcException as error:
         raise UserInputError(f"{repo / 'dvc.yaml'}: DVC cannot read the pipeline: {error}") from error
     if not names:
         raise UserInputError(f"{repo / 'dvc.yaml'}: declares no stages")
     order = tuple(nx.lexicographical_topological_sort(flow, key=position.__getitem__))
     upstream = {name: tuple(sorted(flow.predecessors(name), key=position.__getitem__)) for name in order}
-    return StageGraph(repo=repo, order=order, upstream=upstream, metrics=metrics)
+    return StageGraph(
+        repo=repo, order=order, upstream=upstream, metrics=metrics, always_changed=always_changed
+    )
 
 
 def _address(stage, repo: Path) -> str:

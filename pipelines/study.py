@@ -107,24 +107,37 @@ def run_stages(
 ) -> list[StageResult]:
     """Submit each stage once its upstream succeeded, at most ``max_parallel`` at a time.
 
-    ``status``: the stages ``dvc status`` finds changed now (None: it cannot say). A stage it does not
-    name, not forced, is up to date without a task (its ``dvc repro -s`` would only start a DVC process,
-    about a second, to say so) when its upstream are up to date or ran before ``dvc status`` was asked;
-    below a stage that ran since, it is asked again once nothing runs (an ``always_changed`` stage that
-    wrote the same bytes leaves its downstream up to date), else ``dvc repro`` decides."""
+    ``status``: the stages ``dvc status`` finds changed now (None: it cannot say). It is asked once
+    nothing runs and a ready stage needs it: first after the ``always_changed`` stages that start the
+    graph ran (DVC runs them anyway), then again only for a stage it found unchanged whose upstream
+    ran since (an upstream that wrote the same bytes leaves it up to date). A stage it does not name,
+    not forced, whose upstream are up to date or ran before it was asked, is up to date without a
+    task: its ``dvc repro -s`` would only start a DVC process (about a second) to say so. Otherwise
+    ``dvc repro`` decides, as without ``status``."""
     log = get_run_logger()
     results: dict[str, StageResult] = {}
-    stale = status() if status else None
+    stale: frozenset[str] | None = None
+    asked = False
     ran_since_status: set[str] = set()
 
+    def answerable(name: str) -> bool:  # a decision dvc status can make for this stage
+        return status is not None and name not in forced and name not in graph.always_changed
+
     def up_to_date(name: str) -> bool:
-        if stale is None or name in stale or name in forced:
+        if not answerable(name) or stale is None or name in stale:
             return False
         return all(
             results[up].status == UP_TO_DATE
             or (results[up].status in (RAN, RESTORED) and up not in ran_since_status)
             for up in graph.upstream[name]
         )
+
+    def worth_asking(name: str) -> bool:
+        if not answerable(name):
+            return False
+        if not asked:
+            return True
+        return stale is not None and name not in stale and bool(ran_since_status & set(graph.upstream[name]))
 
     pending = list(selected)
     in_flight: dict[PrefectFuture[StageResult], tuple[str, float]] = {}
@@ -138,9 +151,8 @@ def run_stages(
                 results[name] = StageResult(name, SKIPPED, note=f"upstream failed: {', '.join(broken)}")
                 log.warning("skipping %s: upstream %s did not finish", name, ", ".join(broken))
         ready = [n for n in pending if all(up in results for up in graph.upstream[n])]
-        below_a_run = [n for n in ready if n not in forced and ran_since_status & set(graph.upstream[n])]
-        if status and stale is not None and below_a_run and not in_flight:
-            stale, ran_since_status = status(), set()  # what the stages that ran changed
+        if status is not None and not in_flight and any(map(worth_asking, ready)):
+            stale, ran_since_status, asked = status(), set(), True
         while ready:
             name = ready.pop(0)
             if up_to_date(name):  # takes no slot, and may make its downstream ready
