@@ -5,7 +5,7 @@ positions per row, the prompt being most of it. :func:`scoring_stack` reads the 
 ``Gemma2ForCausalLM`` (CD, ND, encoder) or ``T5GemmaForConditionalGeneration`` (ED) and runs the same
 computation as ``model.base_model(...)`` with these differences:
 
-* the last layer of a one-stack model computes its keys and values at every position, but its queries,
+* the last layer (ED: the decoder's) computes its keys and values at every position, but its queries,
   MLP and final norm only at the requested ones (the queries' rows of the additive mask); no earlier
   layer can skip a position, since every position is a key of the next layer;
 * q/k/v and gate/up are one matmul each (the weights concatenated once); attention is torch's
@@ -14,10 +14,11 @@ computation as ``model.base_model(...)`` with these differences:
 * the tanh-approximated GELU is computed as ``x·sigmoid(2u)``, which equals ``0.5·x·(1 + tanh u)``:
   torch's CPU ``tanh`` kernel makes ``F.gelu(approximate="tanh")`` the slowest op of a tiny model.
 
-On the default study's tiny model and items, scoring with it takes 24-32% less CPU time than with
-the model's own forward on the same tree-masked rows (one thread: CD/ND 1.43x, ED 1.31x, encoder 1.47x). The tests compare it with the model's forward on random tiny models
-of every architecture. A model this module does not know (another class, attention logit soft-capping or biases,
-sliding-window layers, another activation) gets ``None``: the caller runs the model's own forward.
+On the default study's tiny model and items, scoring with it takes 24-32% less CPU time than with the
+model's own forward on the same tree-masked rows (one thread: CD/ND 1.43x, ED 1.31x, encoder 1.47x).
+The tests compare it with the model's forward on random tiny models of every architecture. A model this
+module does not know (another class, attention logit soft-capping or biases, sliding-window layers,
+another activation) gets ``None``: the caller runs the model's own forward.
 """
 
 from __future__ import annotations
