@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -53,7 +54,7 @@ class _Attention:
     scaling: float
 
     @classmethod
-    def of(cls, module: torch.nn.Module, cross: bool = False) -> _Attention:
+    def of(cls, module: Any, cross: bool = False) -> _Attention:  # a transformers attention module
         q, k, v = module.q_proj.weight, module.k_proj.weight, module.v_proj.weight
         return cls(
             qkv=q if cross else torch.cat([q, k, v]),
@@ -93,8 +94,8 @@ class _Layer:
     eps: float
 
     @classmethod
-    def of(cls, layer: torch.nn.Module) -> _Layer:
-        names = ("input_layernorm", "post_attention_layernorm")  # Gemma2
+    def of(cls, layer: Any) -> _Layer:  # a transformers decoder layer
+        names: tuple[str, ...] = ("input_layernorm", "post_attention_layernorm")  # Gemma2
         if hasattr(layer, "pre_self_attn_layernorm"):  # T5Gemma
             names = ("pre_self_attn_layernorm", "post_self_attn_layernorm")
         cross = getattr(layer, "cross_attn", None)
@@ -149,6 +150,7 @@ class _Layer:
         if self.cross is not None and cross is not None:
             c, (states, cross_mask) = self.cross, cross
             q = F.linear(self.norm(h, 2), c.qkv).unflatten(-1, (c.heads, c.head_dim))
+            assert c.kv is not None  # a cross-attention keeps its k and v
             kv = F.linear(states, c.kv).unflatten(-1, (2 * c.kv_heads, c.head_dim))
             h = h + self.norm(c.attend(q, kv[:, :, : c.kv_heads], kv[:, :, c.kv_heads :], cross_mask), 3)
         return self.mlp(h)
@@ -165,14 +167,14 @@ def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tens
 class _Stack:
     """The embedding, layers and final norm of one Gemma2 stack (the encoder's or decoder's for ED)."""
 
-    module: torch.nn.Module  # for its embedding and rotary tables
+    module: Any  # the transformers stack: its embedding and rotary tables
     layers: tuple[_Layer, ...]
     final_norm: torch.Tensor
     eps: float
     embed_scale: float | None  # T5Gemma scales outside its embedding; Gemma2's embedding scales itself
 
     @classmethod
-    def of(cls, module: torch.nn.Module, embed_scale: float | None) -> _Stack:
+    def of(cls, module: Any, embed_scale: float | None) -> _Stack:
         return cls(
             module=module,
             layers=tuple(_Layer.of(layer) for layer in module.layers),
@@ -239,6 +241,7 @@ class ScoringStack:
 def scoring_stack(model: PreTrainedModel) -> ScoringStack | None:
     """The model's :class:`ScoringStack`, or ``None`` where this module does not know the model."""
     name = type(model).__name__
+    stacks: tuple[Any, ...]
     if name == "Gemma2ForCausalLM":
         configs, stacks = [model.config], (model.model,)
     elif name == "T5GemmaForConditionalGeneration":
