@@ -1,12 +1,15 @@
 """The study's stage graph, read from DVC (``dvc.yaml`` resolved by DVC itself, never declared twice).
 
 >>> graph = read_graph(Path("."))                                   # doctest: +SKIP
->>> graph.order
-('corpus', 'tokenize', 'pretrain@cd-flm', 'evaluate@cd-flm', 'report')
->>> graph.upstream["evaluate@cd-flm"]
-('tokenize', 'pretrain@cd-flm')
->>> graph.select(["evaluate@cd-flm"])       # the target and everything it depends on, upstream first
-('corpus', 'tokenize', 'pretrain@cd-flm', 'evaluate@cd-flm')
+>>> graph.order                                                      # doctest: +SKIP
+('inputs', 'corpus', 'tokenize', 'pretrain@cd-flm', 'evaluate@cd-flm', 'report')
+>>> graph.upstream["evaluate@cd-flm"]                                # doctest: +SKIP
+('inputs', 'tokenize', 'pretrain@cd-flm')
+
+A target and everything it depends on, upstream first:
+
+>>> graph.select(["evaluate@cd-flm"])                                # doctest: +SKIP
+('inputs', 'corpus', 'tokenize', 'pretrain@cd-flm', 'evaluate@cd-flm')
 """
 
 from __future__ import annotations

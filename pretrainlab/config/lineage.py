@@ -5,7 +5,7 @@ One graph, built here from the typed cells, serves validation (:func:`lineage_er
 (:func:`model_size`) and the report.
 
 >>> graph = model_graph(params)                               # doctest: +SKIP
->>> graph["adapt/nd-mlm-to-cd-flm"].parent
+>>> graph["adapt/nd-mlm-to-cd-flm"].parent                    # doctest: +SKIP
 'pretrain/nd-mlm'
 """
 
