@@ -3,31 +3,16 @@ its key and ``pretrainlab validate`` exits 2, writing nothing."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import yaml
 from typer.testing import CliRunner
 
 from pretrainlab.cli import app
-from pretrainlab.config.load import ParamsError, load_params
+from pretrainlab.config.load import load_params
+from tests.config.mutated_smoke import mutated_errors, write_mutated
 from tests.conftest import SMOKE
 
 # the smoke study's cells take 512 tokens a step (nd-ul2: 510) and buy 16896 to 22016 tokens
-
-
-def _study(tmp_path: Path, mutate) -> Path:
-    raw = yaml.safe_load(SMOKE.read_text())
-    mutate(raw)
-    path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    return path
-
-
-def _errors(tmp_path: Path, mutate) -> list[str]:
-    with pytest.raises(ParamsError) as info:
-        load_params(_study(tmp_path, mutate))
-    return info.value.errors
 
 
 def _pretrain_points(*tokens: int):
@@ -35,7 +20,7 @@ def _pretrain_points(*tokens: int):
 
 
 def test_points_within_the_budget_are_valid(tmp_path):
-    study = load_params(_study(tmp_path, _pretrain_points(2000, 8000)))
+    study = load_params(write_mutated(tmp_path, _pretrain_points(2000, 8000)))
     assert study.pretrain.eval_at.tokens == [2000, 8000]
     assert load_params(SMOKE).pretrain.eval_at.tokens == []  # none unless declared
 
@@ -49,12 +34,12 @@ def test_points_within_the_budget_are_valid(tmp_path):
     ],
 )
 def test_non_positive_unsorted_and_repeated_points_are_named(tmp_path, points, expected):
-    errors = _errors(tmp_path, _pretrain_points(*points))
+    errors = mutated_errors(tmp_path, _pretrain_points(*points))
     assert len(errors) == 1 and errors[0].startswith(expected), errors
 
 
 def test_points_each_cell_cannot_snapshot_are_named_with_the_cell(tmp_path):
-    errors = _errors(tmp_path, _pretrain_points(100, 2000, 2040, 10**9))
+    errors = mutated_errors(tmp_path, _pretrain_points(100, 2000, 2040, 10**9))
     cd = [e for e in errors if "pretrain.cells.cd-flm" in e]
     assert cd == [
         "pretrain.eval_at.tokens[0]: 100 is less than one step of pretrain.cells.cd-flm (512 tokens per step)",
@@ -79,7 +64,7 @@ def test_adapt_and_finetune_points_beyond_their_budget_are_named(tmp_path):
         p["adapt"][adaptation]["eval_at"] = {"tokens": [10**9]}
         p["finetune"][finetuned]["eval_at"] = {"tokens": [10**9]}
 
-    errors = _errors(tmp_path, mutate_first)
+    errors = mutated_errors(tmp_path, mutate_first)
     assert [e.split(":")[0] for e in errors] == [
         f"adapt.{adaptation}.eval_at.tokens[0]",
         f"finetune.{finetuned}.eval_at.tokens[0]",
@@ -88,7 +73,7 @@ def test_adapt_and_finetune_points_beyond_their_budget_are_named(tmp_path):
 
 
 def test_validate_exits_2_naming_the_key_and_writes_nothing(tmp_path):
-    bad = _study(tmp_path, _pretrain_points(2000, 10**9))
+    bad = write_mutated(tmp_path, _pretrain_points(2000, 10**9))
     before = sorted(tmp_path.iterdir())
     result = CliRunner().invoke(app, ["validate", str(bad)])
     assert result.exit_code == 2
@@ -97,7 +82,9 @@ def test_validate_exits_2_naming_the_key_and_writes_nothing(tmp_path):
 
 
 def test_an_adaptation_point_within_its_cross_attention_warm_up_is_named(tmp_path):
-    errors = _errors(tmp_path, lambda p: p["adapt"]["cd-flm-to-ed-plm"].update(eval_at={"tokens": [600]}))
+    errors = mutated_errors(
+        tmp_path, lambda p: p["adapt"]["cd-flm-to-ed-plm"].update(eval_at={"tokens": [600]})
+    )
     assert len(errors) == 1, errors
     assert errors[0].startswith(
         "adapt.cd-flm-to-ed-plm.eval_at.tokens[0]: 600 falls within the 3 cross-attention warm-up steps"

@@ -6,27 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 from pretrainlab.cli import app
-from pretrainlab.config.load import ParamsError, json_schema, load_params
+from pretrainlab.config.load import json_schema, load_params
+from tests.config.mutated_smoke import mutated_errors, write_mutated
 from tests.conftest import ROOT, SMOKE
-
-
-def _write(tmp_path: Path, mutate) -> Path:
-    raw = yaml.safe_load(SMOKE.read_text())
-    mutate(raw)
-    path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    return path
-
-
-def _errors(tmp_path: Path, mutate) -> list[str]:
-    with pytest.raises(ParamsError) as info:
-        load_params(_write(tmp_path, mutate))
-    return info.value.errors
-
 
 PARAMS_FILES = [ROOT / "params.yaml", *sorted((ROOT / "presets").glob("*.yaml"))]
 
@@ -38,7 +23,7 @@ def test_shipped_params_are_valid(path: Path):
 
 
 def test_unknown_key_is_named(tmp_path):
-    errors = _errors(tmp_path, lambda p: p["pretrain"].update(sequence_length=12))
+    errors = mutated_errors(tmp_path, lambda p: p["pretrain"].update(sequence_length=12))
     assert any(e.startswith("pretrain.sequence_length:") for e in errors)
 
 
@@ -47,30 +32,34 @@ def test_wrong_type_and_nonpositive_budget_are_all_reported(tmp_path):
         p["pretrain"]["seq_len"] = "long"
         p["pretrain"]["cells"]["cd-flm"]["budget"] = {"tokens": -5}
 
-    errors = _errors(tmp_path, mutate)
+    errors = mutated_errors(tmp_path, mutate)
     assert any(e.startswith("pretrain.seq_len:") for e in errors)
     assert any(e.startswith("pretrain.cells.cd-flm.budget.tokens:") for e in errors)
 
 
 def test_undefined_model_size(tmp_path):
-    errors = _errors(tmp_path, lambda p: p["pretrain"]["cells"]["cd-flm"].update(model="huge"))
+    errors = mutated_errors(tmp_path, lambda p: p["pretrain"]["cells"]["cd-flm"].update(model="huge"))
     assert errors == ["pretrain.cells.cd-flm.model: unknown model size 'huge' (defined: nano)"]
 
 
 def test_budget_below_one_step(tmp_path):
-    errors = _errors(tmp_path, lambda p: p["pretrain"]["cells"]["cd-flm"].update(budget={"tokens": 10}))
+    errors = mutated_errors(
+        tmp_path, lambda p: p["pretrain"]["cells"]["cd-flm"].update(budget={"tokens": 10})
+    )
     assert len(errors) == 1 and errors[0].startswith("pretrain.cells.cd-flm.budget.tokens:")
     assert "one step" in errors[0]
 
 
 def test_unknown_architecture_lists_valid_names(tmp_path):
-    errors = _errors(tmp_path, lambda p: p["pretrain"]["cells"]["cd-flm"].update(arch="rnn"))
+    errors = mutated_errors(tmp_path, lambda p: p["pretrain"]["cells"]["cd-flm"].update(arch="rnn"))
     assert errors[0].startswith("pretrain.cells.cd-flm.arch:")
     assert "causal_decoder" in errors[0] and "encoder_decoder" in errors[0]
 
 
 def test_meaningless_pair_is_rejected(tmp_path):
-    errors = _errors(tmp_path, lambda p: p["pretrain"]["cells"]["cd-flm"].update(arch="encoder_decoder"))
+    errors = mutated_errors(
+        tmp_path, lambda p: p["pretrain"]["cells"]["cd-flm"].update(arch="encoder_decoder")
+    )
     assert any(e.startswith("pretrain.cells.cd-flm.objective:") and "does not fit" in e for e in errors)
 
 
@@ -78,17 +67,17 @@ def test_unsafe_cell_name_is_rejected(tmp_path):
     def mutate(p):
         p["pretrain"]["cells"]["../x"] = p["pretrain"]["cells"]["cd-flm"]
 
-    errors = _errors(tmp_path, mutate)
+    errors = mutated_errors(tmp_path, mutate)
     assert any(e.startswith("pretrain.cells.../x") for e in errors)
 
 
 def test_evaluated_model_must_exist(tmp_path):
-    errors = _errors(tmp_path, lambda p: p["evaluate"]["models"].update({"ghost": "pretrain"}))
+    errors = mutated_errors(tmp_path, lambda p: p["evaluate"]["models"].update({"ghost": "pretrain"}))
     assert errors == ["evaluate.models.ghost: no pretrain model named 'ghost' is defined"]
 
 
 def test_tokenizer_needs_exactly_one_mode(tmp_path):
-    errors = _errors(tmp_path, lambda p: p["tokenizer"].update(pretrained="somewhere"))
+    errors = mutated_errors(tmp_path, lambda p: p["tokenizer"].update(pretrained="somewhere"))
     assert any(e.startswith("tokenizer:") and "exactly one" in e for e in errors)
 
 
@@ -96,7 +85,9 @@ def test_cli_validate_exit_codes(tmp_path):
     runner = CliRunner()
     ok = runner.invoke(app, ["validate", str(SMOKE)])
     assert ok.exit_code == 0, ok.output
-    bad = _write(tmp_path, lambda p: p["pretrain"]["cells"]["cd-flm"].update(model="huge", colour="red"))
+    bad = write_mutated(
+        tmp_path, lambda p: p["pretrain"]["cells"]["cd-flm"].update(model="huge", colour="red")
+    )
     before = sorted(tmp_path.iterdir())
     result = runner.invoke(app, ["validate", str(bad)])
     assert result.exit_code == 2
