@@ -160,13 +160,18 @@ def read_item_table(path: Path, model: str) -> dict[str, TaskItems]:
             f"{path}: per-item results of model {model!r} not found; the report compares models item by "
             f"item: {rerun}"
         )
+    return task_items(read_parquet(path, f"per-item results of model {model!r}", rerun), path, model, rerun)
+
+
+def read_parquet(path: Path, what: str, rerun: str) -> pa.Table:
+    """The Parquet table at ``path``; a missing or unreadable file is a :class:`UserInputError` saying
+    ``what`` it holds and how to remake it (``rerun``)."""
+    if not Path(path).is_file():
+        raise UserInputError(f"{path}: {what} not found; {rerun}")
     try:
-        table = pq.read_table(path)
+        return pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as err:
-        raise UserInputError(
-            f"{path}: per-item results of model {model!r} are unreadable ({err}); {rerun}"
-        ) from err
-    return task_items(table, path, model, rerun)
+        raise UserInputError(f"{path}: {what} are unreadable ({err}); {rerun}") from err
 
 
 def task_items(table: pa.Table, path: Path, model: str, rerun: str) -> dict[str, TaskItems]:

@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from pretrainlab import atomic
 from pretrainlab.atomic import json_text
@@ -128,17 +127,10 @@ def read_curve(metrics_json: Path, rerun: str) -> LearningCurve:
 
 def read_curve_items(metrics_json: Path, model: str, rerun: str) -> dict[str, dict[str, TaskItems]]:
     """Per snapshot (and :data:`FINAL`), per task, what ``model`` got right at that point."""
-    from pretrainlab.evaluation.item_results import task_items
+    from pretrainlab.evaluation.item_results import read_parquet, task_items
 
     path = curve_items_file(metrics_json)
-    if not path.is_file():
-        raise UserInputError(f"{path}: per-item results of {model!r}'s learning curve not found; {rerun}")
-    try:
-        table = pq.read_table(path)
-    except (pa.ArrowInvalid, OSError) as err:
-        raise UserInputError(
-            f"{path}: per-item results of {model!r}'s learning curve are unreadable ({err}); {rerun}"
-        ) from err
+    table = read_parquet(path, f"per-item results of {model!r}'s learning curve", rerun)
     if "snapshot" not in table.column_names:
         raise UserInputError(f"{path}: no `snapshot` column; {rerun}")
     snapshots = table.column("snapshot").to_pylist()
