@@ -12,9 +12,9 @@ One graph, built here from the typed cells, serves validation (:func:`lineage_er
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from pretrainlab.config.schema import AdaptCell, FinetuneCell, ModelSize, PretrainCell, Study
+from pretrainlab.config.schema import AdaptCell, Budget, FinetuneCell, ModelSize, PretrainCell, Study
 from pretrainlab.models.architectures import architecture
 
 
@@ -26,6 +26,7 @@ class ModelNode:
     parent: str | None
     size: str = ""  # the model size of the pretrain cell it descends from ("" if that is unknown)
     continued: bool = False  # an adaptation on another corpus (its validation loss uses that corpus)
+    budget: str = ""  # a pretrain cell's declared budget (:func:`budget_label`); "" otherwise
 
     @property
     def stage(self) -> str:
@@ -43,7 +44,9 @@ def lineage_graph(
 ) -> dict[str, ModelNode]:
     """Every model by ref: pretrain cells, then adaptations, then finetunes, each in params order."""
     nodes = {
-        f"pretrain/{name}": ModelNode(f"pretrain/{name}", cell.arch, cell.objective, None, cell.model)
+        f"pretrain/{name}": ModelNode(
+            f"pretrain/{name}", cell.arch, cell.objective, None, cell.model, budget=budget_label(cell.budget)
+        )
         for name, cell in pretrain.items()
     }
     for name, cell in adapt.items():
@@ -60,10 +63,18 @@ def lineage_graph(
             root = root_of(nodes, ref)
         except (KeyError, ValueError):  # a dangling source or a cycle: graph_errors says which
             continue
-        nodes[ref] = ModelNode(
-            node.ref, node.arch, node.objective, node.parent, nodes[root].size, node.continued
-        )
+        nodes[ref] = replace(node, size=nodes[root].size)
     return nodes
+
+
+def budget_label(budget: Budget) -> str:
+    """A cell's declared budget as one comparable label: cells with equal labels are token-matched
+    (or FLOP-matched), whatever their objective makes of the last partial window.
+
+    >>> budget_label(Budget(tokens=6.4e5)), budget_label(Budget(flops=2.74e12))
+    ('640000 tokens', '2.74e+12 FLOPs')
+    """
+    return f"{budget.tokens:.6g} tokens" if budget.tokens is not None else f"{budget.flops:.6g} FLOPs"
 
 
 def model_graph(params: Study) -> dict[str, ModelNode]:

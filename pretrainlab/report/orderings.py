@@ -47,20 +47,22 @@ def _pct(comparisons: StudyComparisons, model: str, tasks: list[str]) -> str:
 
 
 def matched_cells(
-    rows: list[Table8Row], tokens: Mapping[str, int] | None
+    rows: list[Table8Row], budgets: Mapping[str, str] | None
 ) -> tuple[list[Table8Row], list[str]]:
-    """The evaluated pretrain cells that (a) compares — one model size and one token budget, as the
+    """The evaluated pretrain cells that (a) compares — one model size and one declared budget, as the
     paper's token-matched grid — and the names of those left out.
 
-    Of the groups of cells sharing a size and a number of training tokens (``tokens``: cell -> tokens
-    trained; None puts every cell in one group), the one with a CD:FLM cell and the most cells is
-    compared: a CD:FLM cell trained longer or larger than the grid (a study's learnability reference)
-    must not stand in for CD:FLM against token-matched rivals.
+    Of the groups of cells sharing a size and a budget (``budgets``: cell -> its declared budget, as
+    :func:`~pretrainlab.config.lineage.budget_label` writes it; None puts every cell in one group), the
+    one with a CD:FLM cell and the most cells is compared: a CD:FLM cell trained longer or larger than
+    the grid (a study's learnability reference) must not stand in for CD:FLM against token-matched
+    rivals. The declared budget, not the tokens trained: an objective's windows may fall a few tokens
+    short of another's (UL2: 638,020 against 638,976).
     """
     scored = [r for r in rows if r.model.stage == "pretrain" and r.pretrained]
-    groups: dict[tuple[str, int | None], list[Table8Row]] = {}
+    groups: dict[tuple[str, str | None], list[Table8Row]] = {}
     for row in scored:
-        budget = None if tokens is None else tokens.get(row.model.name)
+        budget = None if budgets is None else budgets.get(row.model.name)
         groups.setdefault((row.model.size, budget), []).append(row)
     with_cd = [g for g in groups.values() if any(r.model.label == "CD:FLM" for r in g)]
     if not with_cd:
@@ -70,7 +72,7 @@ def matched_cells(
 
 
 def pretraining_ordering(
-    rows: list[Table8Row], comparisons: StudyComparisons | None, tokens: Mapping[str, int] | None = None
+    rows: list[Table8Row], comparisons: StudyComparisons | None, budgets: Mapping[str, str] | None = None
 ) -> Ordering:
     """(a): the best CD:FLM pretrain cell against the best other pretrain cell of the same size and
     token budget (:func:`matched_cells`), held-out average.
@@ -79,7 +81,7 @@ def pretraining_ordering(
     settles it (an intersection-union test: no correction for the other cells is needed).
     """
     claim = "(a) After pretraining only, CD:FLM is the best zero-shot model"
-    group, left_out = matched_cells(rows, tokens)
+    group, left_out = matched_cells(rows, budgets)
     causal = [r.model.name for r in group if r.model.label == "CD:FLM"]
     others = [r for r in group if r.model.label != "CD:FLM"]
     tasks = comparisons.held(True) if comparisons else []
@@ -188,11 +190,11 @@ def orderings(
     rows: list[Table8Row],
     speedups: list[SpeedUp],
     comparisons: StudyComparisons | None,
-    tokens: Mapping[str, int] | None = None,
+    budgets: Mapping[str, str] | None = None,
 ) -> list[Ordering]:
-    """The three orderings; ``tokens`` (pretrain cell -> tokens trained) keeps (a) token-matched."""
+    """The three orderings; ``budgets`` (pretrain cell -> its declared budget) keeps (a) token-matched."""
     return [
-        pretraining_ordering(rows, comparisons, tokens),
+        pretraining_ordering(rows, comparisons, budgets),
         mtf_ordering(rows, comparisons),
         adaptation_ordering(speedups),
     ]

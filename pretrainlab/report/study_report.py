@@ -349,7 +349,10 @@ def build_report(
         *[
             ordering.markdown()
             for ordering in orderings(
-                rows, speedups, comparisons, {n: m.tokens for n, m in inputs.pretrain.items()}
+                rows,
+                speedups,
+                comparisons,
+                {n.name: n.budget for n in graph.values() if n.stage == "pretrain"},
             )
         ],
         "",

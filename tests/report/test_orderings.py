@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from pretrainlab.config.lineage import budget_label
+from pretrainlab.config.schema import Budget
 from pretrainlab.report.model_labels import StudyModel
 from pretrainlab.report.orderings import mtf_ordering, pretraining_ordering
 from pretrainlab.report.table8 import Table8Row
@@ -93,14 +95,18 @@ def test_mtf_ordering_compares_each_mlm_model_with_cd_flm_holm_corrected():
 
 def test_pretraining_ordering_compares_only_token_matched_cells():
     """A CD:FLM cell trained 2.5x longer than the grid (a learnability reference) is not CD:FLM's
-    stand-in against the grid's cells: (a) compares the grid's own cd-flm and says what it left out."""
+    stand-in against the grid's cells: (a) compares the grid's own cd-flm and says what it left out. A
+    cell of the grid's declared budget stays in, whatever tokens its objective's windows came to (UL2
+    trained 638,020 tokens where the others trained 638,976)."""
     long = StudyModel("pretrain/cd-flm-long", "causal_decoder", "full_lm", "CD:FLM", "tiny")
+    ul2 = StudyModel("pretrain/nd-ul2", "noncausal_decoder", "ul2", "ND:UL2", "tiny")
     rival = base()
-    scores = {"cd-flm": dict(rival), "nd-plm": rival, "cd-flm-long": shifted(rival, 8)}
-    rows = [Table8Row(CD_FLM, EVALUATED), Table8Row(ND_PLM, EVALUATED), Table8Row(long, EVALUATED)]
-    tokens = {"cd-flm": 640_000, "nd-plm": 640_000, "cd-flm-long": 1_600_000}
+    scores = {"cd-flm": dict(rival), "nd-plm": rival, "nd-ul2": dict(rival), "cd-flm-long": shifted(rival, 8)}
+    rows = [Table8Row(m, EVALUATED) for m in (CD_FLM, ND_PLM, ul2, long)]
+    budgets = {name: budget_label(Budget(tokens=6.4e5)) for name in ("cd-flm", "nd-plm", "nd-ul2")}
+    budgets["cd-flm-long"] = budget_label(Budget(tokens=1.6e6))
     unmatched = pretraining_ordering(rows, comparisons(scores))  # no budgets: one group
     assert unmatched.verdict == "reproduced" and "`cd-flm-long`" in unmatched.detail
-    matched = pretraining_ordering(rows, comparisons(scores), tokens)
+    matched = pretraining_ordering(rows, comparisons(scores), budgets)
     assert matched.verdict == "unresolved" and "`cd-flm` (CD:FLM)" in matched.detail
-    assert "`cd-flm-long` (another size or token budget) not compared" in matched.detail
+    assert matched.detail.endswith("`cd-flm-long` (another size or token budget) not compared.")
