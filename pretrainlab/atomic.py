@@ -18,7 +18,7 @@ import json
 import math
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +148,18 @@ def atomic_file(final: Path, mode: str = "w") -> Iterator[Any]:
         if isinstance(error, OSError) and (named := _naming(error, final, tmp)) is not error:
             raise named from error
         raise
+
+
+def write_together(files: Sequence[tuple[Path, str | bytes]]) -> None:
+    """Write several files as one publication: every temporary is written in full before any is
+    renamed, and the renames run from the last file to the first, so the first (a finished-marker such
+    as a metrics file) appears last. A failed write (a full disk, named by the file being written)
+    leaves every previous file as it was.
+    """
+    with contextlib.ExitStack() as stack:
+        for path, content in files:
+            handle = stack.enter_context(atomic_file(path, "wb" if isinstance(content, bytes) else "w"))
+            handle.write(content)
 
 
 def non_finite_numbers(payload: Any, path: str = "") -> list[str]:

@@ -107,7 +107,7 @@ def item_table(model: str, results: Mapping[str, RankResult], items: Mapping[str
     return pa.Table.from_pydict(columns, schema=SCHEMA)
 
 
-def _parquet_bytes(table: pa.Table) -> bytes:
+def parquet_bytes(table: pa.Table) -> bytes:
     buffer = io.BytesIO()
     pq.write_table(table, buffer)
     return buffer.getvalue()
@@ -116,7 +116,7 @@ def _parquet_bytes(table: pa.Table) -> bytes:
 def write_item_table(path: Path, table: pa.Table) -> None:
     """Write ``table`` to ``path`` atomically (a kill mid-write leaves no file that looks finished)."""
     with atomic_file(Path(path), "wb") as handle:
-        handle.write(_parquet_bytes(table))
+        handle.write(parquet_bytes(table))
 
 
 def publish_evaluation(metrics_json: Path, metrics: EvaluationMetrics, table: pa.Table) -> None:

@@ -24,7 +24,7 @@ import pyarrow as pa
 from pretrainlab import atomic
 from pretrainlab.atomic import json_text
 from pretrainlab.errors import UserInputError
-from pretrainlab.evaluation.item_results import TaskItems, publish_evaluation, write_item_table
+from pretrainlab.evaluation.item_results import TaskItems, items_file, parquet_bytes
 from pretrainlab.metrics_contract import EvaluationMetrics, MeanAccuracy, Record, read_metrics
 
 FINAL = "final"
@@ -107,17 +107,22 @@ def publish_with_curve(
     curve: LearningCurve,
     curve_items: pa.Table,
 ) -> None:
-    """The final model's metrics and items (:func:`~pretrainlab.evaluation.item_results.publish_evaluation`)
-    and the curve beside them: the earlier metrics (the finished-marker) go first, the curve's two
-    files are replaced next, the metrics last — metrics present mean the curve is from the same run."""
+    """The final model's metrics, its per-item results and the curve's two files, published together
+    (:func:`~pretrainlab.atomic.write_together`): all four written in full before any is renamed, the
+    metrics (the finished-marker) renamed last, so metrics present mean the rest is from the same run
+    and a failed write leaves the previous four as they were."""
     metrics_json = Path(metrics_json)
-    text = json_text(curve.as_json(), curve_file(metrics_json))  # NaN refused before anything is touched
-    json_text(metrics.as_json(), metrics_json)
-    atomic.remove(metrics_json)
-    write_item_table(curve_items_file(metrics_json), curve_items)
-    with atomic.atomic_file(curve_file(metrics_json)) as handle:
-        handle.write(text)
-    publish_evaluation(metrics_json, metrics, items)
+    curve_text = json_text(
+        curve.as_json(), curve_file(metrics_json)
+    )  # NaN refused before anything is touched
+    atomic.write_together(
+        [
+            (metrics_json, json_text(metrics.as_json(), metrics_json)),
+            (items_file(metrics_json), parquet_bytes(items)),
+            (curve_file(metrics_json), curve_text),
+            (curve_items_file(metrics_json), parquet_bytes(curve_items)),
+        ]
+    )
 
 
 def read_curve(metrics_json: Path, rerun: str) -> LearningCurve:
