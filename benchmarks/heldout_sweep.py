@@ -17,7 +17,6 @@ Last line: ``heldout_sweep: above_chance=<models whose interval excludes 0>/<mod
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -26,20 +25,23 @@ from machine import write_result
 from pretrainlab.config.load import load_params
 from pretrainlab.evaluation.item_results import items_file, read_item_table
 from pretrainlab.evaluation.paired import CHANCE, resolving_power
-from pretrainlab.metrics_contract import EvaluationMetrics
+from pretrainlab.metrics_contract import EvaluationMetrics, TrainingMetrics, read_metrics
 from pretrainlab.report.comparisons import load_comparisons
 
 
 def _training_record(study_dir: Path, kind: str, model: str) -> dict[str, Any]:
+    """The model's training metrics (typed and checked by the project's reader), or {} if it has none."""
     path = study_dir / "metrics" / kind / f"{model}.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
+    if not path.is_file():
+        return {}
+    return read_metrics(path, TrainingMetrics, f"dvc repro {kind}@{model}").model_dump()
 
 
 def sweep(study_dir: Path) -> dict[str, Any]:
     study = load_params(study_dir / "params.yaml")
     folder = study_dir / "metrics" / "evaluate"
     evaluations = {
-        model: EvaluationMetrics.model_validate_json((folder / f"{model}.json").read_text())
+        model: read_metrics(folder / f"{model}.json", EvaluationMetrics, f"dvc repro evaluate@{model}")
         for model in study.evaluate.models
         if (folder / f"{model}.json").is_file()
     }
