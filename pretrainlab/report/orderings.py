@@ -6,9 +6,9 @@
 (c) adapting is cheaper than training the target from scratch (speed-up > 1).
 
 (a) and (b) are paired tests on the held-out average (:mod:`pretrainlab.report.significance`): each
-comparison is reproduced, contradicted or unresolved and printed with its interval; a claim made of
-several comparisons is partly reproduced / partly contradicted when they differ. A claim whose cells
-are missing is not measurable.
+comparison is reproduced, contradicted or unresolved and printed with its interval. (a) needs CD:FLM
+ahead of every rival (an intersection-union test); (b) is partly reproduced / partly contradicted when
+its comparisons differ. A claim whose cells are missing is not measurable.
 """
 
 from __future__ import annotations
@@ -74,11 +74,14 @@ def matched_cells(
 def pretraining_ordering(
     rows: list[Table8Row], comparisons: StudyComparisons | None, budgets: Mapping[str, str] | None = None
 ) -> Ordering:
-    """(a): the best CD:FLM pretrain cell against the best other pretrain cell of the same size and
-    token budget (:func:`matched_cells`), held-out average.
+    """(a): the best CD:FLM pretrain cell against every other pretrain cell of the same size and token
+    budget (:func:`matched_cells`), held-out average.
 
-    The claim needs CD:FLM ahead of *every* other cell, so one paired test against the strongest rival
-    settles it (an intersection-union test: no correction for the other cells is needed).
+    The claim is that CD:FLM is ahead of *every* rival, so it is an intersection-union test: it is
+    **reproduced** only when each paired comparison, at its own 95% level, puts CD:FLM ahead (no
+    correction is needed for a claim that needs all of them). It is **contradicted** when some rival is
+    ahead of CD:FLM — a claim about *any* of the rivals, so those comparisons are Holm-corrected.
+    Otherwise it is **unresolved**. Every comparison is printed with its interval, strongest rival first.
     """
     claim = "(a) After pretraining only, CD:FLM is the best zero-shot model"
     group, left_out = matched_cells(rows, budgets)
@@ -95,17 +98,36 @@ def pretraining_ordering(
         )
         return Ordering(claim, "not measurable", f"The study has no {missing} to compare.")
     cd = max(causal, key=lambda name: comparisons.accuracy(name, tasks))
-    rival = max(others, key=lambda r: comparisons.accuracy(r.model.name, tasks))
-    [decision] = decide([comparisons.difference(cd, rival.model.name, tasks)])
-    detail = (
-        f"`{cd}` (CD:FLM) {_pct(comparisons, cd, tasks)} vs the strongest other pretrain cell "
-        f"`{rival.model.name}` ({rival.model.label}) {_pct(comparisons, rival.model.name, tasks)}: "
-        f"{describe(decision, compared=1)}."
-    )
+    rivals = sorted(others, key=lambda r: -comparisons.accuracy(r.model.name, tasks))
+    differences = [comparisons.difference(cd, r.model.name, tasks) for r in rivals]
+    each = [decide([difference])[0] for difference in differences]  # 95% each: CD:FLM ahead of all?
+    together = decide(differences)  # Holm: is any rival ahead of CD:FLM?
+    behind = [i for i, d in enumerate(together) if d.sign < 0]
+    if behind:
+        result = "contradicted"
+    elif all(d.sign > 0 for d in each):
+        result = "reproduced"
+    else:
+        result = "unresolved"
+    parts = []
+    for i, (rival, decision) in enumerate(zip(rivals, each, strict=True)):
+        part = (
+            f"`{rival.model.name}` ({rival.model.label}) {_pct(comparisons, rival.model.name, tasks)}: "
+            f"{describe(decision, compared=1)}"
+        )
+        if i in behind:
+            part += f" (ahead of CD:FLM: {describe(together[i], compared=len(rivals))})"
+        parts.append(part)
+    detail = f"`{cd}` (CD:FLM) {_pct(comparisons, cd, tasks)} against " + "; ".join(parts) + "."
+    if len(rivals) > 1:
+        detail += (
+            f" Reproduced only if CD:FLM is ahead in all {len(rivals)} comparisons; contradicted if any rival "
+            "is ahead after Holm correction."
+        )
     if left_out:
         names = ", ".join(f"`{name}`" for name in left_out)
         detail += f" Token-matched as in the paper: {names} (another size or token budget) not compared."
-    return Ordering(claim, verdict(decision), detail)
+    return Ordering(claim, result, detail)
 
 
 def mtf_ordering(rows: list[Table8Row], comparisons: StudyComparisons | None) -> Ordering:

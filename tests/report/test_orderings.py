@@ -52,6 +52,33 @@ def test_pretraining_ordering_with_seeds_puts_seed_noise_in_the_interval():
     assert seeded.verdict == "unresolved" and "(mean of 3 seeds)" in seeded.detail
 
 
+def test_pretraining_ordering_needs_cd_flm_ahead_of_every_rival():
+    """An intersection-union test: CD:FLM clearly ahead of the strongest rival (3 points, on items where
+    the two agree otherwise) is not enough when a weaker but unrelated rival (4 points behind, a noisy
+    comparison) could still be level with it: unresolved, and both comparisons are printed."""
+    cd = shifted(base(), 6)
+    close = shifted(cd, -3, seed=2)  # 53%: differs from CD:FLM on 3% of items only
+    unrelated = base(seed=7, rate=0.52)  # 52%: agrees with CD:FLM on about half its items
+    rows = [Table8Row(CD_FLM, EVALUATED), Table8Row(ND_PLM, EVALUATED), Table8Row(ED_MLM, EVALUATED)]
+    paired = comparisons({"cd-flm": cd, "nd-plm": close, "ed-mlm": unrelated})
+    assert pretraining_ordering(rows[:2], paired).verdict == "reproduced"  # the close rival alone
+    ordering = pretraining_ordering(rows, paired)
+    assert ordering.verdict == "unresolved"
+    first, second = ordering.detail.split(". Reproduced only")[0].split("; ")
+    assert first.startswith("`cd-flm` (CD:FLM) 56.0% against `nd-plm` (ND:PLM) 53.0%: paired difference +3.0")
+    assert second.startswith("`ed-mlm` (ED:MLM) 52.")
+    assert "Reproduced only if CD:FLM is ahead in all 2 comparisons" in ordering.detail
+
+
+def test_pretraining_ordering_is_contradicted_by_any_rival_ahead_after_holm():
+    cd = base()
+    rows = [Table8Row(CD_FLM, EVALUATED), Table8Row(ND_PLM, EVALUATED), Table8Row(ED_MLM, EVALUATED)]
+    paired = comparisons({"cd-flm": cd, "nd-plm": shifted(cd, 8), "ed-mlm": shifted(cd, -8)})
+    ordering = pretraining_ordering(rows, paired)
+    assert ordering.verdict == "contradicted"
+    assert "(ahead of CD:FLM: paired difference -8.0 points, 97.5% interval [" in ordering.detail
+
+
 def test_pretraining_ordering_needs_a_cd_flm_cell_and_a_rival():
     paired = comparisons({"cd-flm": base(), "nd-plm": base(1), "nc-a": base(2)})
     assert pretraining_ordering([Table8Row(CD_FLM, EVALUATED)], paired).verdict == "not measurable"

@@ -260,7 +260,7 @@ def test_report_shows_speed_ups_orderings_and_every_model_in_the_bars(tmp_path):
     # intervals that reach 0, so neither point-estimate win counts.
     assert (
         "**(a) After pretraining only, CD:FLM is the best zero-shot model** — **unresolved**. `cd-flm` (CD:FLM) "
-        "36.0% vs the strongest other pretrain cell `ed-mlm` (ED:MLM) 34.0%: paired difference +2.0 points, "
+        "36.0% against `ed-mlm` (ED:MLM) 34.0%: paired difference +2.0 points, "
         "95% interval [+0.0, +6.0]" in shows
     )
     assert "**(b) After MTF, non-causal / encoder-decoder MLM models beat CD:FLM** — **unresolved**" in shows
