@@ -63,17 +63,24 @@ class Strict(BaseModel):
 
 
 # ---------------------------------------------------------------------------------------- corpus
+# A source's share of the training token stream, relative to the others' (``None``: no mixing, every
+# source counts as-is). See :mod:`pretrainlab.tokenization.mixing`.
+Weight = Annotated[float, Field(ge=0.0)] | None
+
+
 class SynthworldSource(Strict):
     kind: Literal["synthworld"]
     documents: integer(gt=0, le=MAX_COUNT) = 20000
     entities: integer(ge=20, le=MAX_COUNT) = 2000
     seed: Seed = 0
+    weight: Weight = None
 
 
 class FilesSource(Strict):
     kind: Literal["files"]
     glob: Annotated[str, Field(min_length=1)]
     text_field: str = "text"
+    weight: Weight = None
 
 
 class HFSource(Strict):
@@ -85,6 +92,7 @@ class HFSource(Strict):
     text_field: str = "text"
     max_documents: integer(gt=0, le=MAX_COUNT) | None = None
     streaming: bool = False
+    weight: Weight = None
 
 
 Source = Annotated[SynthworldSource | FilesSource | HFSource, Field(discriminator="kind")]
@@ -113,6 +121,23 @@ class CorpusConfig(Strict):
     sources: Annotated[list[Source], Field(min_length=1)]
     filters: CorpusFilters = CorpusFilters()
     val_fraction: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.02
+
+    @model_validator(mode="after")
+    def _weights(self) -> CorpusConfig:
+        weights = [source.weight for source in self.sources]
+        if all(weight is None for weight in weights):
+            return self
+        missing = [i for i, weight in enumerate(weights) if weight is None]
+        if missing:
+            raise ValueError(
+                f"corpus.sources[{missing[0]}].weight: missing; give a weight to every source or to none"
+            )
+        if sum(weights) <= 0:  # type: ignore[arg-type]
+            raise ValueError(
+                f"corpus.sources[0].weight to corpus.sources[{len(weights) - 1}].weight: all 0; give at "
+                "least one source a positive weight"
+            )
+        return self
 
 
 # ------------------------------------------------------------------------------------- tokenizer

@@ -5,6 +5,8 @@ Output (the ``corpus`` stage's artifact, README: "Artifacts")::
     out_dir/train/part-00000.parquet ...   columns: text (string), source (where it came from)
     out_dir/val/part-00000.parquet ...
     out_dir/stats.json                     documents in per source, removed per filter, out per split
+                                           (and, when sources have weights, the declared mixture:
+                                           :mod:`~pretrainlab.corpus.mixture`)
 
 Documents stream through in batches, so memory holds a few batches plus the dedup state (16 bytes per
 document for exact dedup, the LSH bands for MinHash). The per-batch work (cleaning, digests, MinHash
@@ -31,6 +33,7 @@ from pretrainlab.atomic import atomic_dir, write_json
 from pretrainlab.config.schema import CorpusConfig, CorpusFilters, Source
 from pretrainlab.corpus.cleaning import TEXT
 from pretrainlab.corpus.dedup import ExactDedup, NearDedup
+from pretrainlab.corpus.mixture import MIXTURE, declared_mixture, source_key
 from pretrainlab.corpus.prepare import OrderedPool, PrepareBatch, PreparedBatch, available_cores
 from pretrainlab.corpus.shards import SCHEMA, SOURCE, ShardWriter
 from pretrainlab.corpus.sources import RawDocument, check_source, iter_documents
@@ -66,6 +69,7 @@ class CorpusStats:
     splits: dict[str, SplitStats]  # "train" | "val"
     seed: int
     val_fraction: float
+    mixture: dict[str, Any] | None = None  # corpus.mixture.declared_mixture; left out of the JSON if None
     documents_in: int = field(init=False)
     documents_out: int = field(init=False)
 
@@ -74,7 +78,10 @@ class CorpusStats:
         object.__setattr__(self, "documents_out", sum(s.documents for s in self.splits.values()))
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        payload = asdict(self)
+        if payload[MIXTURE] is None:
+            del payload[MIXTURE]
+        return payload
 
 
 def build_corpus(
@@ -101,7 +108,12 @@ def build_corpus(
         finally:
             pool.close()
         splits = pipeline.finish(read)
-        stats = CorpusStats(tuple(read), dict(pipeline.removed), splits, seed, config.val_fraction)
+        mixture = declared_mixture(
+            [source.weight for source in config.sources],
+            [s.origins for s in read],
+            {name: sink.writer.origins for name, sink in pipeline.sinks.items()},
+        )
+        stats = CorpusStats(tuple(read), dict(pipeline.removed), splits, seed, config.val_fraction, mixture)
         write_json(tmp / "stats.json", stats.to_json())
     logger.info(
         "corpus: %d documents in, %d out, removed %s", stats.documents_in, stats.documents_out, stats.removed
@@ -110,7 +122,7 @@ def build_corpus(
 
 
 def _key(index: int) -> str:
-    return f"corpus.sources[{index}]"
+    return source_key(index)
 
 
 def _read_source(

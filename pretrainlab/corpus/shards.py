@@ -7,6 +7,7 @@ in record batches for tokenizer training and encoding.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,6 +41,7 @@ class ShardWriter:
         self.row_group_documents = row_group_documents
         self.paths: list[Path] = []
         self.documents = self.chars = self.bytes = 0
+        self.origins: Counter[str] = Counter()  # documents written per ``source`` value
         self._writer: pq.ParquetWriter | None = None
         self._shard_documents = self._shard_bytes = 0
         self._pending: list[pa.Table] = []
@@ -47,6 +49,8 @@ class ShardWriter:
 
     def write(self, table: pa.Table) -> None:
         table = table.select(SCHEMA.names).cast(SCHEMA)
+        for row in pc.value_counts(table.column(SOURCE)).to_pylist():
+            self.origins[row["values"]] += row["counts"]
         sizes = pc.binary_length(table.column(TEXT)).to_numpy().astype(np.int64)
         start = 0
         while start < table.num_rows:
@@ -104,10 +108,17 @@ def shard_paths(corpus_dir: Path, split: str) -> list[Path]:
 
 def iter_texts(corpus_dir: Path, split: str, batch_size: int = 1024) -> Iterator[pa.Array]:
     """The ``text`` column of a split, one Arrow string array per record batch."""
+    for batch in iter_batches(corpus_dir, split, [TEXT], batch_size):
+        yield batch.column(0)
+
+
+def iter_batches(
+    corpus_dir: Path, split: str, columns: list[str], batch_size: int = 1024
+) -> Iterator[pa.RecordBatch]:
+    """The ``columns`` of a split (``text``, ``source``), one record batch at a time."""
     for path in shard_paths(corpus_dir, split):
         try:
             parquet = pq.ParquetFile(path)
-            for batch in parquet.iter_batches(batch_size=batch_size, columns=[TEXT]):
-                yield batch.column(0)
+            yield from parquet.iter_batches(batch_size=batch_size, columns=columns)
         except (pa.ArrowInvalid, OSError, KeyError) as err:
             raise UserInputError(f"{path}: not a readable corpus shard ({err})") from err

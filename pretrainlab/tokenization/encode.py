@@ -4,7 +4,8 @@ Shards are streamed in record batches, so memory holds one batch of text and ids
 offsets (8 bytes per document). Batches go through the fastest encoder whose ids are verified equal
 to the tokenizer's own on a sample of the corpus (:func:`~.encoders.choose_encoder`: tiktoken built
 from the same BPE, else HF ``tokenizers``); a special token's text inside a document is encoded as
-text, never as the special id.
+text, never as the special id. When the corpus declares a mixture (``corpus.sources[].weight``), the
+train stream is then rewritten in it (:mod:`~pretrainlab.tokenization.mixing`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pretrainlab.corpus.prepare import available_cores
 from pretrainlab.corpus.shards import iter_texts
 from pretrainlab.tokenization.encoders import Encoder, choose_encoder
 from pretrainlab.tokenization.load import load_tokenizer, tokenizer_fingerprint
+from pretrainlab.tokenization.mixing import mix_train_stream
 from pretrainlab.tokenization.token_stream import META_FILE, bin_path, idx_path, token_dtype
 
 logger = logging.getLogger(__name__)
@@ -78,6 +80,7 @@ def encode_corpus(corpus_dir: Path, tokenizer_dir: Path, out_dir: Path) -> dict[
                 _encode_split(Path(corpus_dir), split, encoder, specials.eos, dtype, tmp, meta)
         finally:
             encoder.close()
+        mix_train_stream(Path(corpus_dir), tmp, meta)
         write_json(tmp / META_FILE, meta)
     return meta
 
