@@ -80,7 +80,9 @@ def _setup_logging(verbose: bool = False) -> None:
 
 
 def _fail(error: UserInputError) -> None:
-    err().print(f"[bold red]error:[/] {error}", markup=True, highlight=False, soft_wrap=True)
+    from rich.markup import escape  # a message's own brackets (pretrainlab[slurm]) are text
+
+    err().print(f"[bold red]error:[/] {escape(str(error))}", markup=True, highlight=False, soft_wrap=True)
     raise typer.Exit(code=error.exit_code)
 
 

@@ -7,6 +7,7 @@ study. Key names are part of the public contract (README: "What a study declares
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -416,17 +417,82 @@ class Replication(Strict):
 
 
 # ---------------------------------------------------------------------------- operational (no cache)
+def host_and_port(endpoint: str) -> tuple[str, int]:
+    """``host:port`` (a host name, an IPv4 address or a bracketed IPv6 address) -> ``(host, port)``.
+
+    >>> host_and_port("node001:29500"), host_and_port("[::1]:29500")
+    (('node001', 29500), ('::1', 29500))
+    """
+    match = re.fullmatch(
+        r"(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)):(\d{1,5})", endpoint
+    )
+    if match is None or not 0 < int(match[3]) < 65536:
+        raise ValueError(f"{endpoint!r} is not host:port (e.g. node001:29500, 10.0.0.1:29500, [::1]:29500)")
+    return match[1] or match[2], int(match[3])
+
+
+class RendezvousConfig(Strict):
+    """Where the nodes of one multi-node run meet (torchrun's ``--rdzv_*``): every node runs the same
+    stage command, and the node ranks come from the rendezvous."""
+
+    backend: Literal["c10d"] = "c10d"
+    endpoint: str  # host:port of one of the nodes (it hosts the rendezvous store)
+    id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")]  # same on every node
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, endpoint: str) -> str:
+        host_and_port(endpoint)
+        return endpoint
+
+
+class SlurmConfig(Strict):
+    """The SLURM job a training stage submits itself as (``resources.launcher: slurm``): one task on
+    each of ``resources.nnodes`` nodes, each running torchrun with ``resources.nproc_per_node`` workers."""
+
+    executor: Literal["slurm", "local"] = "slurm"  # local: submitit runs the job here (one node; tries)
+    partition: str | None = None
+    account: str | None = None
+    gpus_per_node: integer(ge=0) | None = None  # None: nproc_per_node, or 0 with device: cpu
+    cpus_per_task: PositiveInt | None = None
+    mem_gb: PositiveInt | None = None
+    time_min: PositiveInt = 60  # then SLURM stops the job; it is requeued and resumes
+    constraint: str | None = None
+    sbatch: dict[str, str | int | bool] = {}  # more #SBATCH options by name: {qos: high} -> --qos=high
+    folder: Annotated[str, Field(min_length=1)] = ".slurm"  # the jobs' files and logs (shared filesystem)
+
+
 class ResourcesConfig(Strict):
     """Where and how fast to run; never part of a stage's cache key."""
 
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     nproc_per_node: PositiveInt = 1
+    nnodes: PositiveInt = 1  # > 1: the stage runs on every node, which meet at rdzv
+    rdzv: RendezvousConfig | None = None
+    launcher: Literal["local", "slurm"] = "local"  # slurm: a training stage runs as a SLURM job
+    slurm: SlurmConfig = SlurmConfig()
     parallelism: Literal["ddp", "fsdp"] = "ddp"  # with nproc_per_node > 1: DDP, or FSDP2 for large models
     compile: bool = False
     log_interval: PositiveInt = 10
     checkpoint_interval: PositiveInt = 100
     num_threads: integer(ge=0) = 0
+
+    @model_validator(mode="after")
+    def _nodes(self) -> ResourcesConfig:
+        if self.launcher == "slurm":
+            if self.rdzv is not None:
+                raise ValueError(
+                    "rdzv: leave it out with launcher: slurm (the job's nodes meet on its first node)"
+                )
+            if self.slurm.executor == "local" and self.nnodes > 1:
+                raise ValueError(f"slurm.executor: local runs one node, but nnodes is {self.nnodes}")
+        elif self.nnodes > 1 and self.rdzv is None:
+            raise ValueError(
+                f"rdzv: required with nnodes {self.nnodes} (where the nodes meet: "
+                "{backend: c10d, endpoint: host:port, id: a name})"
+            )
+        return self
 
 
 class OrchestrationConfig(Strict):

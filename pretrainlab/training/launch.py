@@ -6,6 +6,13 @@ pretrain --cell X ...`` and waits: DVC still sees one stage and one exit code. T
 :data:`CHILD_ENV`, so they train instead of launching again (so does a run someone started under
 ``torchrun`` by hand: ``WORLD_SIZE`` is set).
 
+On ``resources.nnodes`` > 1 nodes the same command runs on every node, and torchrun's agents meet at
+``resources.rdzv`` (``--nnodes N --rdzv_backend c10d --rdzv_endpoint host:port --rdzv_id ID``): the
+rendezvous gives each node its rank, and every rank's place in the global batch is its global
+``RANK``. Only global rank 0 writes outputs and checkpoints, and every rank reads the checkpoints, so
+the nodes share the repository's filesystem. With ``resources.launcher: slurm`` the stage runs as a
+SLURM job instead (:mod:`pretrainlab.training.slurm`), which launches the same way on its nodes.
+
 Bad input inside a worker (out of memory, a batch too small to split) is written by the worker to
 ``$PRETRAINLAB_ERROR_DIR/rank-<r>.txt``; the launcher re-raises the first one, so the user gets the
 same one-line message and exit 2 as in one process, not a torchrun traceback.
@@ -32,6 +39,7 @@ from pretrainlab.errors import UserInputError
 log = logging.getLogger(__name__)
 
 CHILD_ENV = "PRETRAINLAB_DISTRIBUTED_CHILD"  # its value: the launcher's process id
+CLI = ["-m", "pretrainlab.cli"]  # what the workers run: the same stage command
 ERROR_DIR_ENV = "PRETRAINLAB_ERROR_DIR"
 _PR_SET_PDEATHSIG = 1
 
@@ -74,28 +82,56 @@ def is_worker() -> bool:
 
 
 def torchrun_command(nproc: int, cli_args: list[str]) -> list[str]:
+    """``pretrainlab <cli_args>`` on ``nproc`` workers of this node alone."""
+    return torchrun(node_flags(nproc), [*CLI, *cli_args])
+
+
+def torchrun(flags: list[str], program: list[str]) -> list[str]:
+    """``python -m torch.distributed.run <flags> <program>`` (program: a script and its arguments,
+    or ``-m module ...``)."""
+    return [sys.executable, "-m", "torch.distributed.run", *flags, *program]
+
+
+def node_flags(nproc: int, nnodes: int = 1, rdzv: Any = None) -> list[str]:
+    """torchrun's flags for ``nproc`` workers on each of ``nnodes`` nodes: ``--standalone`` (one node
+    with no rendezvous given), else the rendezvous ``rdzv`` (``backend``, ``endpoint``, ``id``).
+
+    >>> node_flags(2)
+    ['--standalone', '--nproc_per_node=2']
+    >>> from types import SimpleNamespace as Rdzv
+    >>> node_flags(4, 2, Rdzv(backend="c10d", endpoint="node001:29500", id="run7"))  # doctest: +NORMALIZE_WHITESPACE
+    ['--nnodes=2', '--nproc_per_node=4', '--rdzv_backend=c10d', '--rdzv_endpoint=node001:29500',
+     '--rdzv_id=run7']
+    """
+    if rdzv is None:
+        if nnodes != 1:
+            raise ValueError(f"{nnodes} nodes need a rendezvous")
+        return ["--standalone", f"--nproc_per_node={nproc}"]
     return [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
+        f"--nnodes={nnodes}",
         f"--nproc_per_node={nproc}",
-        "-m",
-        "pretrainlab.cli",
-        *cli_args,
+        f"--rdzv_backend={rdzv.backend}",
+        f"--rdzv_endpoint={rdzv.endpoint}",
+        f"--rdzv_id={rdzv.id}",
     ]
 
 
-def run_under_torchrun(nproc: int, cli_args: list[str]) -> int:
-    """Run ``pretrainlab <cli_args>`` on ``nproc`` workers; return the exit code.
+def run_under_torchrun(command: list[str], ignored_signals: tuple[int, ...] = ()) -> int:
+    """Run a torchrun ``command`` (:func:`torchrun`); return its exit code. The launch tree dies with
+    this process and ignores ``ignored_signals`` (the SLURM job's preemption signal is its launcher's).
 
     Raises the first worker's :class:`UserInputError` message as this process's own.
     """
+
+    def prepare_child() -> None:
+        die_with_parent()
+        for number in ignored_signals:
+            signal.signal(number, signal.SIG_IGN)
+
     with tempfile.TemporaryDirectory(prefix="pretrainlab-errors-") as errors:
         env = {**os.environ, CHILD_ENV: str(os.getpid()), ERROR_DIR_ENV: errors}
-        command = torchrun_command(nproc, cli_args)
-        log.info("launching %d workers: %s", nproc, " ".join(command))
-        returncode = subprocess.run(command, env=env, preexec_fn=die_with_parent).returncode
+        log.info("launching workers: %s", " ".join(command))
+        returncode = subprocess.run(command, env=env, preexec_fn=prepare_child).returncode
         messages = [p.read_text() for p in sorted(Path(errors).glob("rank-*.txt"))]
     if returncode != 0 and messages:
         raise UserInputError(messages[0])
@@ -142,17 +178,25 @@ def _alive(pid: int) -> bool:
 
 
 def launch_training(resources: Any, cli_args: list[str]) -> int | None:
-    """Check ``resources`` (device, precision, process count), then either run the stage on
-    ``nproc_per_node`` torchrun workers and return their exit code, or return None: train here
-    (one process, or this *is* a worker)."""
+    """Check ``resources`` (device, precision, process count), then either run the stage on its
+    torchrun workers (this node's ``nproc_per_node``, meeting the other nodes' at ``rdzv``) or as a
+    SLURM job, and return the exit code; or return None: train here (one process, or this *is* a
+    worker)."""
     from pretrainlab.training.device import resolve_runtime
     from pretrainlab.training.distributed import parallelism_of
 
-    runtime = resolve_runtime(resources.device, resources.precision)
     parallelism_of(resources)
+    if resources.launcher == "slurm" and not is_worker():  # the devices are the job's, not this node's
+        from pretrainlab.training.slurm import submit_stage
+
+        return submit_stage(resources, cli_args)
+    runtime = resolve_runtime(resources.device, resources.precision)
     if is_worker():
         return None
     check_world_size(resources.nproc_per_node, runtime.device)
-    if resources.nproc_per_node <= 1:
-        return None
-    return run_under_torchrun(resources.nproc_per_node, cli_args)
+    if resources.rdzv is None:  # one node
+        if resources.nproc_per_node <= 1:
+            return None
+        return run_under_torchrun(torchrun_command(resources.nproc_per_node, cli_args))
+    flags = node_flags(resources.nproc_per_node, resources.nnodes, resources.rdzv)
+    return run_under_torchrun(torchrun(flags, [*CLI, *cli_args]))
