@@ -212,6 +212,31 @@ def report(params: ParamsOption = Path("params.yaml")) -> None:
     stage("report", None, params)
 
 
+@app.command()
+def export(
+    model: Annotated[str, typer.Argument(help="the model, <stage>/<name>: pretrain/cd-flm, finetune/x")],
+    to: Annotated[Path, typer.Option("--to", help="the directory to write")],
+    push: Annotated[str | None, typer.Option("--push", help="also upload it to this Hub repo")] = None,
+    force: Annotated[bool, typer.Option("--force", help="replace DIR if it exists")] = False,
+) -> None:
+    """Write a trained model as a self-contained directory with a model card (README.md) that stock
+    transformers loads; with --push, upload it to the Hugging Face Hub."""
+    from pretrainlab.export.directory import export_model
+    from pretrainlab.export.push import check_can_push, push_model
+
+    try:
+        if push is not None:
+            check_can_push(push)  # offline or no token: before anything is written
+        out = export_model(model, to, force=force, location=push)
+        typer.echo(f"{model}: exported to {out}")
+        if push is not None:
+            typer.echo(f"{model}: pushed to {push_model(out, push)}")
+    except UserInputError as error:
+        _fail(error)
+    except OSError as error:
+        _fail_file_system(error)
+
+
 def _threads(num_threads: int) -> None:
     """Bound torch's threads, in a stage whose module uses torch (the corpus and report stages do not
     import it, and need not pay for it)."""
