@@ -2,7 +2,7 @@
 when one changes.
 
 DVC watches only the paths dvc.yaml declares, and the files behind a corpus ``files`` glob, a local
-``hf`` dataset folder, a ``tokenizer.pretrained`` folder, an adaptation's own ``sources`` or
+``hf`` dataset folder, a ``tokenizer.pretrained`` folder, an adaptation's or a finetune cell's ``sources`` or
 ``evaluate.lm_eval.include_path`` are named in params.yaml, not there. The ``inputs`` stage (always
 run by ``dvc repro``) writes one manifest per consumer (:data:`MANIFESTS`), each a dependency of the
 stage that reads those files: unchanged inputs give a byte-identical manifest, so nothing downstream
@@ -19,7 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from pretrainlab.atomic import write_json
-from pretrainlab.config.schema import FilesSource, HFSource, Source
+from pretrainlab.config.schema import (
+    FilesSource,
+    HFSource,
+    PromptedDiskSource,
+    PromptedFilesSource,
+    PromptedHFSource,
+    PromptedSource,
+    Source,
+)
 from pretrainlab.corpus.sources import match_files
 
 INPUTS = Path("data") / "inputs"
@@ -28,6 +36,7 @@ MANIFESTS = {
     "corpus": INPUTS / "corpus.json",  # corpus.sources
     "tokenizer": INPUTS / "tokenizer.json",  # tokenizer.pretrained
     "adapt": INPUTS / "adapt.json",  # adapt.<name>.sources
+    "finetune": INPUTS / "finetune.json",  # finetune.<name>.sources
     "evaluate": INPUTS / "evaluate.json",  # evaluate.lm_eval.include_path
 }
 # Not an output: each raw file's sha256 under its (size, mtime, inode), so an unchanged corpus is not
@@ -84,12 +93,12 @@ def _files_under(path: Path) -> list[Path]:
     return []
 
 
-def source_inputs(source: Source, key: str, root: Path) -> list[Path]:
-    """The local files a corpus source reads (none for synthworld or a hub dataset id)."""
-    if isinstance(source, FilesSource):
-        return [root / p for p in match_files(source, key, root)]
-    if isinstance(source, HFSource):  # read from the folder when one exists (corpus.sources does)
-        return _files_under(_local(source.path, root))
+def source_inputs(source: Source | PromptedSource, key: str, root: Path) -> list[Path]:
+    """The local files a corpus or finetune source reads (none for synthworld or a hub dataset id)."""
+    if isinstance(source, FilesSource | PromptedFilesSource):
+        return [root / p for p in match_files(FilesSource(kind="files", glob=source.glob), key, root)]
+    if isinstance(source, HFSource | PromptedHFSource | PromptedDiskSource):
+        return _files_under(_local(source.path, root))  # read from the folder when one exists
     return []
 
 
@@ -107,7 +116,7 @@ def listing(files: Iterable[Path], root: Path, hashes: HashCache) -> list[dict[s
 
 
 def sources_manifest(
-    sources: list[Source], key: str, root: Path, hashes: HashCache
+    sources: list[Source] | list[PromptedSource], key: str, root: Path, hashes: HashCache
 ) -> dict[str, list[dict[str, Any]]]:
     """``{"<key>[i]": listing}`` for the sources that read local files."""
     manifest = {}

@@ -1,18 +1,34 @@
 """finetune stage (``finetune@<name>``): T0-style multitask prompted finetuning of a pretrained or
-adapted model on the synthworld training clusters (the held-out clusters never enter the mixture)."""
+adapted model on the synthworld training clusters or the cell's prompted ``sources`` (the held-out
+clusters never enter the mixture).
+
+The tokenised mixture is an output of this stage (``data/mixtures/<name>``), written before training and
+read memory-mapped: it depends on the sources (``data/inputs/finetune.json``), the tokenizer, the cell
+and ``pretrain.seq_len``, all of them already this stage's dependencies, so a stage of its own would only
+save re-tokenising when a training-only key (budget, optimizer) changes, at the price of one more stage
+per cell. Each rank writes its own copy under a temporary name; the main rank's replaces the output
+once training has published, and a failed run leaves none.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+from pathlib import Path
+
 import torch
 
+from pretrainlab import paths
 from pretrainlab.config.budget_checks import eval_at_errors
 from pretrainlab.config.fingerprint import fingerprint
 from pretrainlab.config.keys import read, size_key
 from pretrainlab.config.schema import FinetuneCell, ModelSize, Strict, Study, SynthworldSource
 from pretrainlab.errors import UserInputError
 from pretrainlab.evaluation.prompt_formats import prompt_format_name
-from pretrainlab.finetuning.mixture import build_mixture, mtf_examples
+from pretrainlab.finetuning.prompted_mixture import build_prompted_mixture
 from pretrainlab.finetuning.steps import mixture_training
+from pretrainlab.inputs import MANIFESTS
 from pretrainlab.models.load import load_pretrained
 from pretrainlab.tokenization.load import load_tokenizer
 from pretrainlab.training.cell import CellOutputs, ModelCard, source_model
@@ -29,7 +45,16 @@ class Params(Strict):
     batch_tokens: int
     cell: FinetuneCell
     size: ModelSize
-    world: SynthworldSource
+    world: SynthworldSource | None  # the corpus's first synthworld, if any
+
+
+MIXTURES = paths.DATA / "mixtures"
+
+
+def mixture_folders(name: str) -> tuple[Path, Path]:
+    """(the output, this rank's temporary folder) of the tokenised mixture of ``finetune@<name>``."""
+    final = MIXTURES / name
+    return final, final.with_name(f".{name}.rank{os.environ.get('RANK', '0')}.tmp")
 
 
 def set_dropout(model: torch.nn.Module, p: float) -> None:
@@ -48,24 +73,40 @@ def set_dropout(model: torch.nn.Module, p: float) -> None:
             config.attention_dropout = p
 
 
-def prepare(name: str, params: Params) -> TrainingJob:
-    """The job of ``finetune@<name>``: the source model, with MTF's dropout, on the prompted mixture."""
+def _input_files(name: str) -> list[dict]:
+    """The listing of the cell's local source files (the inputs stage's), so that a checkpoint of a
+    mixture from other files is not resumed; none for a synthworld-only cell."""
+    manifest = MANIFESTS["finetune"]
+    if not manifest.is_file():
+        return []
+    listed = json.loads(manifest.read_text())
+    mine = {key: files for key, files in listed.items() if key.startswith(f"finetune.{name}.sources[")}
+    return [mine] if mine else []
+
+
+def prepare(name: str, params: Params, folder: Path) -> TrainingJob:
+    """The job of ``finetune@<name>``: the source model, with MTF's dropout, on the prompted mixture
+    (tokenised into ``folder``)."""
     cell = params.cell
     source_dir, source = source_model(cell.from_)
     arch, objective = source["arch"], source["objective"]
     tokenizer, specials = load_tokenizer(source_dir)
     model = load_pretrained(source_dir, arch, specials.vocab_size)
     set_dropout(model, cell.dropout)
-    world = {
-        "entities": params.world.entities,
-        "documents": params.world.documents,
-        "seed": params.world.seed,
-    }
-    items = build_mixture(
-        world=world, examples_per_task=cell.examples_per_task, cap=cell.cap, seed=params.seed
+    world = (
+        None if params.world is None else params.world.model_dump(include={"entities", "documents", "seed"})
     )
-    examples = mtf_examples(
-        items, tokenizer, specials, seq_len=params.seq_len, arch=arch, objective=objective, adapted=True
+    examples = build_prompted_mixture(
+        cell,
+        f"finetune.{name}",
+        tokenizer,
+        specials,
+        folder,
+        seq_len=params.seq_len,
+        arch=arch,
+        objective=objective,
+        seed=params.seed,
+        world=world,
     )
     mixture = mixture_training(
         examples,
@@ -89,7 +130,7 @@ def prepare(name: str, params: Params) -> TrainingJob:
         val_batches=mixture.val_batches,
         optimizer=cell.optimizer,
         seed=params.seed,
-        fingerprint=fingerprint(params.model_dump(mode="json", by_alias=True), source),
+        fingerprint=fingerprint(params.model_dump(mode="json", by_alias=True), source, *_input_files(name)),
         card=ModelCard(
             name,
             "finetune",
@@ -127,8 +168,19 @@ def main(study: Study, cell: str | None) -> None:
         )
     values = read(study, study_keys(study, cell))
     worlds = [s for s in values["world"] if isinstance(s, SynthworldSource)]
-    if not worlds:
+    if study.finetune[cell].uses_synthworld and not worlds:
         raise UserInputError(
-            "finetune: multitask finetuning uses synthworld tasks; corpus.sources has no synthworld"
+            f"finetune.{cell}: the mixture uses synthworld tasks (no sources, or a synthworld source) but "
+            "corpus.sources has no synthworld; list prompted datasets under sources"
         )
-    run_job(prepare(cell, Params(**{**values, "world": worlds[0]})), study.resources)
+    final, folder = mixture_folders(cell)
+    try:
+        run_job(
+            prepare(cell, Params(**{**values, "world": worlds[0] if worlds else None}), folder),
+            study.resources,
+        )
+        if os.environ.get("RANK", "0") == "0":
+            shutil.rmtree(final, ignore_errors=True)
+            folder.rename(final)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

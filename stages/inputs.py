@@ -7,7 +7,15 @@ from pathlib import Path
 
 from pretrainlab.atomic import write_json
 from pretrainlab.config.keys import read
-from pretrainlab.config.schema import AdaptCell, LmEvalConfig, Source, Strict, Study, TokenizerConfig
+from pretrainlab.config.schema import (
+    AdaptCell,
+    FinetuneCell,
+    LmEvalConfig,
+    Source,
+    Strict,
+    Study,
+    TokenizerConfig,
+)
 from pretrainlab.inputs import HASH_CACHE, MANIFESTS, HashCache, folder_inputs, listing, sources_manifest
 from stages import check_environment
 
@@ -16,6 +24,7 @@ class Params(Strict):
     sources: list[Source]
     tokenizer: TokenizerConfig
     adapt: dict[str, AdaptCell]
+    finetune: dict[str, FinetuneCell]
     lm_eval: LmEvalConfig | None
 
 
@@ -35,6 +44,13 @@ def run(params: Params, root: Path | None = None) -> None:
                 cell.sources or [], f"adapt.{name}.sources", root, hashes
             ).items()
         },
+        "finetune": {
+            key: files
+            for name, cell in params.finetune.items()
+            for key, files in sources_manifest(
+                cell.sources or [], f"finetune.{name}.sources", root, hashes
+            ).items()
+        },
         "evaluate": {
             "evaluate.lm_eval.include_path": listing(folder_inputs(lm_eval_folder, root), root, hashes)
         },
@@ -50,6 +66,7 @@ def study_keys(study: Study, cell: str | None = None) -> dict[str, str]:
         "sources": "corpus.sources",
         "tokenizer": "tokenizer",
         "adapt": "adapt",
+        "finetune": "finetune",
         "lm_eval": "evaluate.lm_eval",
     }
 

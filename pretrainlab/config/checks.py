@@ -90,6 +90,17 @@ def _evaluate_tasks(params: Study) -> list[str]:
     return []
 
 
+def _finetune_sources(params: Study) -> list[str]:
+    """Held-out discipline: no finetune source in a cluster (or of a dataset) the evaluation holds out."""
+    from pretrainlab.finetuning.clusters import source_errors
+
+    errors = []
+    for name, cell in params.finetune.items():
+        if cell.sources is not None:
+            errors += source_errors(f"finetune.{name}.sources", cell.sources)
+    return errors
+
+
 def _inside_outputs(path: Path, base_dir: Path) -> Path | None:
     """The pipeline output (``data/tokenizer``, ``data/tokens``, ``data/models``) ``path`` lies in, if any:
     the tokenize stage cannot read what it writes itself, or what is trained from its output."""
@@ -147,6 +158,7 @@ def cross_field_errors(params: Study, base_dir: Path = Path(".")) -> list[str]:
         + _objective_options(params)
         + _evaluated_models(params)
         + _evaluate_tasks(params)
+        + _finetune_sources(params)
         + lineage_errors(params)
         + _replicates(params)
         + _tokenizer(params, base_dir)

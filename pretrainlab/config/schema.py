@@ -363,8 +363,68 @@ class AdaptCell(Strict):
         return OPTIONS_BY_OBJECTIVE[self.objective].model_validate(self.options)
 
 
+class PromptColumns(Strict):
+    """The columns of a prompted dataset (P3's names by default): the rendered prompt, the target and,
+    for a rank-classification task, the answer choices."""
+
+    inputs: Annotated[str, Field(min_length=1)] = "inputs_pretokenized"
+    targets: Annotated[str, Field(min_length=1)] = "targets_pretokenized"
+    choices: Annotated[str, Field(min_length=1)] = "answer_choices"
+
+
+class PromptedTask(Strict):
+    """What every prompted source declares: its task (one task of the mixture: dataset x template), the
+    task's cluster (checked against the evaluation's held-out clusters) and its columns;
+    ``rank_classification``: every row must carry answer choices, the target among them."""
+
+    cluster: Annotated[str, Field(min_length=1)]
+    task: Annotated[str, Field(min_length=1)]
+    columns: PromptColumns = PromptColumns()
+    rank_classification: bool = False
+
+
+class PromptedHFSource(PromptedTask):
+    """A dataset ``datasets.load_dataset`` opens: a hub id (``bigscience/P3`` + ``name``) or a folder."""
+
+    kind: Literal["hf"]
+    path: Annotated[str, Field(min_length=1)]
+    name: str | None = None
+    split: str = "train"
+    data_files: str | list[str] | None = None
+    streaming: bool = False
+
+
+class PromptedFilesSource(PromptedTask):
+    """Parquet or JSON-lines files matched by ``glob`` (relative to the repo root)."""
+
+    kind: Literal["files"]
+    glob: Annotated[str, Field(min_length=1)]
+
+
+class PromptedDiskSource(PromptedTask):
+    """A ``Dataset.save_to_disk`` (or ``DatasetDict``) directory; ``split`` picks from a DatasetDict."""
+
+    kind: Literal["disk"]
+    path: Annotated[str, Field(min_length=1)]
+    split: str = "train"
+
+
+class SynthworldTasks(Strict):
+    """synthworld's training-cluster tasks (the corpus's world), next to real prompted sources."""
+
+    kind: Literal["synthworld"]
+
+
+PromptedSource = Annotated[
+    PromptedHFSource | PromptedFilesSource | PromptedDiskSource | SynthworldTasks,
+    Field(discriminator="kind"),
+]
+
+
 class FinetuneCell(Strict):
-    """Multitask prompted finetuning (T0-style) on the synthworld training clusters."""
+    """Multitask prompted finetuning (T0-style): by default on the synthworld training clusters; with
+    ``sources``, on those prompted datasets (``{kind: synthworld}`` among them adds synthworld's tasks).
+    Each task gets ``min(n_i, cap)`` examples (T0's cap is 500,000); ``examples_per_task`` is synthworld's."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -376,6 +436,11 @@ class FinetuneCell(Strict):
     dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.1
     optimizer: OptimizerConfig = OptimizerConfig(lr=1.0e-3, warmup_steps=10, schedule="constant")
     eval_at: EvalAt = EvalAt()  # snapshots, by tokens spent finetuning
+    sources: Annotated[list[PromptedSource], Field(min_length=1)] | None = None
+
+    @property
+    def uses_synthworld(self) -> bool:
+        return self.sources is None or any(s.kind == "synthworld" for s in self.sources)
 
 
 # ------------------------------------------------------------------------------------- evaluation

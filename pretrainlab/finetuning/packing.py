@@ -29,6 +29,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from pretrainlab.finetuning.tokenised_mixture import example_lengths
 from pretrainlab.models.architectures import ARCHITECTURES, architecture
 from pretrainlab.models.layout import ModelBatch
 from pretrainlab.objectives.example import IGNORE, Example
@@ -60,10 +61,25 @@ def pack(lengths: Sequence[int], seq_len: int) -> list[list[int]]:
     return rows
 
 
-def pack_examples(examples: Sequence[Example], seq_len: int) -> list[list[Example]]:
+class PackedRows(Sequence[list[Example]]):
+    """Rows of packed examples, each built when asked for (the examples may live on disk)."""
+
+    def __init__(self, examples: Sequence[Example], rows: list[list[int]]) -> None:
+        self.examples, self.rows = examples, rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, r):  # type: ignore[override]
+        if isinstance(r, slice):
+            return [self[i] for i in range(*r.indices(len(self)))]
+        return [self.examples[i] for i in self.rows[r]]
+
+
+def pack_examples(examples: Sequence[Example], seq_len: int) -> PackedRows:
     """:func:`pack` applied to decoder examples (length = inputs + targets)."""
-    rows = pack([len(e.inputs) + len(e.targets) for e in examples], seq_len)
-    return [[examples[i] for i in row] for row in rows]
+    n_in, n_tgt = example_lengths(examples)
+    return PackedRows(examples, pack((n_in + n_tgt).tolist(), seq_len))
 
 
 def collate_packed(
@@ -115,8 +131,7 @@ def padding_fraction(examples: Sequence[Example], arch: str, seq_len: int, *, pa
     ``seq_len`` (decoders) or to ``seq_len`` + the longest target (encoder-decoder)."""
     if not examples:
         return 0.0
-    n_in = np.fromiter((len(e.inputs) for e in examples), dtype=np.int64)
-    n_tgt = np.fromiter((len(e.targets) for e in examples), dtype=np.int64)
+    n_in, n_tgt = example_lengths(examples)
     real = int(n_in.sum() + n_tgt.sum())
     spec = architecture(arch)
     if packed and not spec.packable:

@@ -10,12 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-import numpy as np
-
 from pretrainlab.config.schema import FinetuneCell, ModelSize
 from pretrainlab.errors import UserInputError
 from pretrainlab.finetuning.batches import MixtureBatches
 from pretrainlab.finetuning.packing import collate_packed, pack_examples
+from pretrainlab.finetuning.tokenised_mixture import example_lengths
 from pretrainlab.models.architectures import architecture
 from pretrainlab.models.flops import flops_per_step
 from pretrainlab.models.layout import ModelBatch, collate
@@ -63,7 +62,7 @@ def finetune_batches(
 ) -> FinetuneBatches:
     packed = cell.packing and architecture(arch).packable
     rows: Sequence = pack_examples(examples, seq_len) if packed else examples
-    target_len = max(len(e.targets) for e in examples)
+    target_len = int(example_lengths(examples)[1].max())
     return FinetuneBatches(
         MixtureBatches(rows, batch_size, seed), arch, specials, seq_len, target_len, packed
     )
@@ -79,8 +78,7 @@ def finetune_plan(
 ) -> CellPlan:
     """Steps bought by ``cell.budget`` at the mixture's mean data tokens per row (0 if not one step)."""
     arch, specials = batches.arch, batches.specials
-    n_in = float(np.mean([len(e.inputs) for e in examples]))
-    n_tgt = float(np.mean([len(e.targets) for e in examples]))
+    n_in, n_tgt = (float(lengths.mean()) for lengths in example_lengths(examples))
     per_row = len(examples) / len(batches.rows.examples)  # examples per row (1 unless packed)
     spec = architecture(arch)
     mean_in, mean_tgt = (side * per_row for side in spec.side_lengths(n_in, n_tgt))
