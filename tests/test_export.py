@@ -55,6 +55,7 @@ def _evaluation(name: str, kind: str) -> dict:
             ),
             **dict(val_loss=3.25, bits_per_byte=1.5, val_tokens_scored=4096, tasks={"capital_qa": task}),
             **dict(clusters={"qa": {**mean, "held_out": True}}, held_out=mean, held_in=None),
+            "lm_eval": {"arc_easy": {"acc": 0.5, "acc_stderr": 0.05, "n": 40}},
         }
     ).as_json()
 
@@ -129,6 +130,7 @@ def test_export_writes_a_complete_card_and_loads_in_a_fresh_process(
     )
     assert "| held-out tasks | 62.5% [50.0–70.0] (chance 25.0%) |" in card
     assert "| capital_qa | qa (held out) | 62.5% | 25.0% | 40 |" in card
+    assert "| arc_easy | acc | 0.5 |" in card  # lm-evaluation-harness results
     assert "prefix_lm" in card.split("## Objective")[1] and "| d_model | 32 |" in card
     assert "attention_mask=mask" in card  # the non-causal prefix mask
 

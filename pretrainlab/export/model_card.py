@@ -231,8 +231,8 @@ def _evaluation(evaluated: EvaluationMetrics | None, ref: str) -> str:
         text += "\n".join(lines) + "\n"
     if evaluated.lm_eval:
         lines = ["", "lm-evaluation-harness:", "", "| task | metric | value |", "|---|---|---|"]
-        for task, metrics in evaluated.lm_eval.items():
-            lines += [f"| {task} | {key} | {value} |" for key, value in metrics.items()]
+        for harness_task, metrics in evaluated.lm_eval.items():
+            lines += [f"| {harness_task} | {key} | {value} |" for key, value in metrics.items()]
         text += "\n".join(lines) + "\n"
     return text
 
