@@ -12,6 +12,7 @@ once training has published, and a failed run leaves none.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -184,3 +185,5 @@ def main(study: Study, cell: str | None) -> None:
             folder.rename(final)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+        with contextlib.suppress(OSError):  # a failed first run leaves no trace (another rank's may)
+            MIXTURES.rmdir()

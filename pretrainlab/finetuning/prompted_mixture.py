@@ -77,7 +77,7 @@ def build_prompted_mixture(
     }
     for opened in rows.values():  # every source's columns, before anything is counted or written
         opened.check()
-    sizes: dict[str, int] = {sources[i].task: opened.count() for i, opened in rows.items()}
+    sizes: dict[str, int] = {opened.source.task: opened.count() for opened in rows.values()}
     synthworld_items: list = []
     if cell.uses_synthworld:
         if world is None:
@@ -124,10 +124,10 @@ def _write(
             items, tokenizer, specials, seq_len=seq_len, arch=arch, objective=objective, adapted=True
         )
 
-    sources = cell.sources or []
     tasks: list[dict] = []
     for i, opened in rows.items():
-        source, n = sources[i], sizes[sources[i].task]
+        source = opened.source
+        n = sizes[source.task]
         keep = chosen_rows(n, cell.cap, np.random.default_rng([seed, i, 0x5EC]))
         start = written = 0
         for batch in opened.batches():

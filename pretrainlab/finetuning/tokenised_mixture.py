@@ -62,8 +62,8 @@ class TokenisedMixture(Sequence[Example]):
     """The examples of a written mixture, in the order ``positions`` (:meth:`open`: a ``seed``-ed
     shuffle, or the written order)."""
 
-    def __init__(self, tokens: np.ndarray, index: np.ndarray, tasks: list[dict], positions: np.ndarray):
-        self.tokens, self.index, self.tasks, self.positions = tokens, index, tasks, positions
+    def __init__(self, tokens: np.ndarray, entries: np.ndarray, tasks: list[dict], positions: np.ndarray):
+        self.tokens, self.entries, self.tasks, self.positions = tokens, entries, tasks, positions
 
     @classmethod
     def open(cls, folder: Path, seed: int | None) -> TokenisedMixture:
@@ -85,20 +85,20 @@ class TokenisedMixture(Sequence[Example]):
     def __getitem__(self, i: slice) -> TokenisedMixture: ...
     def __getitem__(self, i: int | slice) -> Example | TokenisedMixture:
         if isinstance(i, slice):
-            return TokenisedMixture(self.tokens, self.index, self.tasks, self.positions[i])
-        offset, n_in, n_tgt, _ = self.index[self.positions[i]]
+            return TokenisedMixture(self.tokens, self.entries, self.tasks, self.positions[i])
+        offset, n_in, n_tgt, _ = self.entries[self.positions[i]]
         ids = np.asarray(self.tokens[offset : offset + n_in + n_tgt], dtype=np.int64)
         return Example(inputs=ids[:n_in], targets=ids[n_in:])
 
     def input_lengths(self) -> np.ndarray:
-        return self.index[self.positions, 1]
+        return self.entries[self.positions, 1]
 
     def target_lengths(self) -> np.ndarray:
-        return self.index[self.positions, 2]
+        return self.entries[self.positions, 2]
 
     def task_counts(self) -> dict[str, int]:
         """Examples per task name, over this view."""
-        counts = np.bincount(self.index[self.positions, 3], minlength=len(self.tasks))
+        counts = np.bincount(self.entries[self.positions, 3], minlength=len(self.tasks))
         return {task["name"]: int(c) for task, c in zip(self.tasks, counts, strict=True)}
 
 

@@ -301,6 +301,16 @@ def test_a_cell_with_only_sources_trains_end_to_end(project, tokenizer_and_speci
     }
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     monkeypatch.chdir(root)
+    bad = yaml.safe_load((root / "params.yaml").read_text())
+    bad["finetune"]["cd-flm-mtf"]["sources"][1]["columns"] = {"targets": "label"}
+    (root / "params.yaml").write_text(yaml.safe_dump(bad))
+    result = CliRunner().invoke(app, ["stage", "finetune", "--cell", "cd-flm-mtf"])
+    assert result.exit_code == 2
+    culprit = "finetune.cd-flm-mtf.sources[1].columns.targets: p3/imdb.parquet has no column 'label'"
+    assert culprit in " ".join(result.output.split())
+    assert sorted(p.name for p in (root / "data").iterdir()) == ["models", "tokenizer"]  # nothing written
+
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
     result = CliRunner().invoke(app, ["stage", "finetune", "--cell", "cd-flm-mtf"])
     assert result.exit_code == 0, result.output
     written = json.loads((root / "data" / "mixtures" / "cd-flm-mtf" / "tasks.json").read_text())
