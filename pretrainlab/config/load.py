@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import json
 import re
+import typing
+from functools import cache
 from pathlib import Path
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
+from pretrainlab.config import schema
 from pretrainlab.config.checks import cross_field_errors
 from pretrainlab.config.schema import Study
 from pretrainlab.errors import UserInputError
@@ -32,16 +35,25 @@ class ParamsError(UserInputError):
         super().__init__(f"{path}: {len(errors)} error(s)\n{listing}")
 
 
-def key_path(loc: tuple[str | int, ...]) -> str:
-    """pydantic's ``("corpus", "sources", 0, "glob")`` -> ``corpus.sources[0].glob``.
+@cache
+def union_tags() -> frozenset[str]:
+    """Every ``kind`` value of the schema's tagged unions (``synthworld``, ``files``, ``hf``, ``disk``...):
+    the tags pydantic inserts into an error's location after a list index."""
+    tags: set[str] = set()
+    for model in vars(schema).values():
+        if isinstance(model, type) and issubclass(model, BaseModel) and "kind" in model.model_fields:
+            tags.update(typing.get_args(model.model_fields["kind"].annotation))
+    return frozenset(tags)
 
-    Discriminated-union tags (``synthworld``, ``files``, ``hf``) that pydantic inserts are dropped.
-    """
+
+def key_path(loc: tuple[str | int, ...]) -> str:
+    """pydantic's ``("corpus", "sources", 0, "files", "glob")`` -> ``corpus.sources[0].glob``: the
+    tagged-union tag pydantic inserts (:func:`union_tags`) is dropped."""
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("synthworld", "files", "hf") and out.endswith("]"):
+        elif part in union_tags() and out.endswith("]"):
             continue
         else:
             out += f".{part}" if out else str(part)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from pretrainlab.cli import app
@@ -25,6 +26,27 @@ def test_shipped_params_are_valid(path: Path):
 def test_unknown_key_is_named(tmp_path):
     errors = mutated_errors(tmp_path, lambda p: p["pretrain"].update(sequence_length=12))
     assert any(e.startswith("pretrain.sequence_length:") for e in errors)
+
+
+def test_an_error_inside_any_kind_of_source_is_named_without_pydantic_union_tag(tmp_path):
+    """Every ``kind`` of corpus and finetune source (read off the schema, so a new kind is covered)."""
+    from pretrainlab.config.load import union_tags
+
+    assert {"synthworld", "files", "hf", "disk"} <= union_tags()
+
+    def mutate(p):
+        cell = next(iter(p["finetune"]))
+        p["corpus"]["sources"] = [{"kind": "files", "glob": "raw/*", "bogus": 1}]
+        p["finetune"][cell]["sources"] = [
+            {"kind": kind, "cluster": "closed_book_qa", "task": kind, "bogus": 1}
+            for kind in ("hf", "files", "disk")
+        ]
+
+    errors = mutated_errors(tmp_path, mutate)
+    cell = next(iter(yaml.safe_load(SMOKE.read_text())["finetune"]))
+    assert any(e.startswith("corpus.sources[0].bogus:") for e in errors), errors
+    for i in range(3):
+        assert any(e.startswith(f"finetune.{cell}.sources[{i}].bogus:") for e in errors), errors
 
 
 def test_wrong_type_and_nonpositive_budget_are_all_reported(tmp_path):

@@ -1,7 +1,7 @@
 """Raw inputs outside ``data/`` are DVC dependencies through the ``inputs`` stage's manifests: an edited
 file behind a corpus ``files`` glob makes the corpus stage stale; untouched, nothing downstream reruns.
 Every kind of raw input (files glob, local hf folder, pretrained tokenizer, an adaptation's sources,
-lm-eval task YAMLs) is listed, and an edit changes only its consumer's manifest."""
+a finetune cell's prompted sources, lm-eval task YAMLs) is listed, and an edit changes only its consumer's manifest."""
 
 from __future__ import annotations
 
@@ -63,7 +63,8 @@ def test_an_edited_raw_input_makes_the_corpus_stale(project):
 # ---------------------------------------------------------------------------------- every kind of raw input
 def _study_with_every_raw_input(root: Path):
     """A project naming each kind of raw input: a files glob, a local hf folder, a pretrained tokenizer
-    folder, an adaptation's own sources and lm-eval task YAMLs; returns the inputs stage's Params."""
+    folder, an adaptation's own sources, a finetune cell's prompted files and lm-eval task YAMLs; returns
+    the inputs stage's Params."""
     from pretrainlab.config.load import load_params
     from stages import inputs
 
@@ -72,6 +73,7 @@ def _study_with_every_raw_input(root: Path):
         "hf_local/train.jsonl": DOCUMENT % 2,
         "tok/tokenizer.json": "{}",
         "more/b.jsonl": DOCUMENT % 3,
+        "p3/qa.jsonl": '{"inputs_pretokenized": "Q: why?", "targets_pretokenized": "because"}\n',
         "tasks/t.yaml": "task: t\n",
     }.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -85,6 +87,10 @@ def _study_with_every_raw_input(root: Path):
     params["tokenizer"] = {"pretrained": "tok"}
     first = next(iter(params["adapt"]))
     params["adapt"][first]["sources"] = [{"kind": "files", "glob": "more/*.jsonl"}]
+    tuned = next(iter(params["finetune"]))
+    params["finetune"][tuned]["sources"] = [
+        {"kind": "files", "glob": "p3/*.jsonl", "cluster": "closed_book_qa", "task": "qa"}
+    ]
     params["evaluate"]["lm_eval"] = {"tasks": ["t"], "include_path": "tasks"}
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     study = load_params(root / "params.yaml")
@@ -111,6 +117,7 @@ def test_each_kind_of_raw_input_is_listed_and_an_edit_changes_only_its_consumers
         "corpus.json": ["hf_local/train.jsonl", "raw/a.jsonl"],
         "tokenizer.json": ["tok/tokenizer.json"],
         "adapt.json": ["more/b.jsonl"],
+        "finetune.json": ["p3/qa.jsonl"],
         "evaluate.json": ["tasks/t.yaml"],
     }
     inputs.run(params, tmp_path)
@@ -120,6 +127,7 @@ def test_each_kind_of_raw_input_is_listed_and_an_edit_changes_only_its_consumers
         ("hf_local/train.jsonl", "corpus.json"),
         ("tok/tokenizer.json", "tokenizer.json"),
         ("more/b.jsonl", "adapt.json"),
+        ("p3/qa.jsonl", "finetune.json"),
         ("tasks/t.yaml", "evaluate.json"),
     ]:
         before = _manifests(tmp_path)
