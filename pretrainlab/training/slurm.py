@@ -33,7 +33,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from pretrainlab.errors import FAILED_STAGE_EXIT_CODE, UserInputError
-from pretrainlab.training.launch import CLI, check_world_size, node_flags, run_under_torchrun, torchrun
+from pretrainlab.training.launch import (
+    CLI,
+    check_world_size,
+    die_with_parent,
+    node_flags,
+    run_under_torchrun,
+    torchrun,
+)
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +84,8 @@ class StageJob:
 
         os.chdir(self.cwd)
         allocation = submitit.JobEnvironment()
+        if allocation.cluster == "local":  # cancelling a local job kills its controller: this task goes too
+            die_with_parent()
         try:
             check_world_size(self.nproc_per_node, resolve_runtime(self.device, self.precision).device)
             flags = node_flags(self.nproc_per_node, allocation.num_nodes, rendezvous_of(allocation))
@@ -110,8 +119,12 @@ def rendezvous_of(allocation: Any) -> Any:
 # ---------------------------------------------------------------------------------------- submitting
 def submit_stage(resources: Any, cli_args: list[str]) -> int:
     """Run ``pretrainlab <cli_args>`` as a SLURM job; its exit code (raises :class:`JobError`)."""
-    cell = cli_args[cli_args.index("--cell") + 1] if "--cell" in cli_args else None
-    name = f"{cli_args[1]}@{cell}" if cell else cli_args[1]
+
+    def option(flag: str) -> str | None:
+        return cli_args[cli_args.index(flag) + 1] if flag in cli_args else None
+
+    cell, seed = option("--cell"), option("--seed")
+    name = cli_args[1] + (f"@{cell}" if cell else "") + (f"-seed{seed}" if seed is not None else "")
     return submit([*CLI, *cli_args], resources, name)
 
 
@@ -122,7 +135,7 @@ def submit(program: list[str], resources: Any, name: str) -> int:
         StageJob(tuple(program), resources.nproc_per_node, resources.device, resources.precision, os.getcwd())
     )
     log.info("%s: SLURM job %s (files: %s)", name, job.job_id, job.paths.folder)
-    with _cancelled_if_interrupted(job):
+    with _cancelled_if_interrupted(job, resources.slurm.executor):
         follow(job, sys.stdout, sys.stderr)
     return exit_code_of(job)
 
@@ -233,9 +246,11 @@ def _why(error: Exception) -> str:
 
 
 @contextlib.contextmanager
-def _cancelled_if_interrupted(job: Any) -> Iterator[None]:
+def _cancelled_if_interrupted(job: Any, executor: str) -> Iterator[None]:
     """Cancel the job when the stage is interrupted (Ctrl-C, or SIGTERM from DVC or Prefect), so that
-    no job goes on training and publishing behind a stage that was stopped."""
+    no job goes on training and publishing behind a stage that was stopped: ``scancel``, or for a local
+    job a SIGKILL to its controller (submitit's SIGINT is lost where SIGINT is ignored, as in a
+    background shell job), whose task and launch tree die with it."""
 
     def terminate(signum: int, frame: Any) -> None:
         raise SystemExit(128 + signum)
@@ -246,7 +261,11 @@ def _cancelled_if_interrupted(job: Any) -> Iterator[None]:
     except BaseException:
         if not job.done():
             log.warning("cancelling SLURM job %s", job.job_id)
-            job.cancel(check=False)
+            if executor == "local":
+                with contextlib.suppress(ProcessLookupError):  # a local job's id: its controller's pid
+                    os.kill(int(job.job_id), signal.SIGKILL)
+            else:
+                job.cancel(check=False)
         raise
     finally:
         if previous is not None:
