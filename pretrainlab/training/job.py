@@ -89,7 +89,7 @@ def run_job(job: TrainingJob, resources: ResourcesConfig) -> dict[str, Any]:
         key, value = job.batch_keys[0]
         raise UserInputError(
             f"{key}: {value} gives {job.plan.batch_size} sequence(s) per step, fewer than the "
-            f"{world.world_size} processes (resources.nproc_per_node) that split it"
+            f"{world.world_size} processes ({_processes_key(resources)}) that split it"
         )
     runtime = resolve_runtime(resources.device, resources.precision)
     runtime = replace(runtime, device=distributed.device_for(world, runtime.device))
@@ -204,3 +204,10 @@ def _log_start(plan: CellPlan, runtime: Runtime, world: World) -> None:
         runtime.precision,
         f" x {world.world_size} ranks ({world.parallelism})" if world.distributed else "",
     )
+
+
+def _processes_key(resources: ResourcesConfig) -> str:
+    """The keys that set the number of processes, as a user would look them up."""
+    if resources.nnodes > 1:
+        return "resources.nnodes x resources.nproc_per_node"
+    return "resources.nproc_per_node"
