@@ -68,9 +68,19 @@ def _replicates(params: Study) -> list[str]:
         return [f"study.seeds: {params.seed} is the study's own seed (the cells already run under it)"]
     names = {*params.pretrain.cells, *params.adapt, *params.finetune}
     clashes = [replicate_name(c, s) for c in params.pretrain.cells for s in params.replicate_seeds]
-    return [
+    errors = [
         f"study.seeds: replicate {n!r} has the name of a model already defined" for n in clashes if n in names
     ]
+    if (
+        params.replicate_seeds
+    ):  # every replicate is evaluated, and the report pools it with its cell's own run
+        errors += [
+            f"evaluate.models: add `{cell}: pretrain` (study.seeds replicates and evaluates every pretrain cell; "
+            "the report pools the replicates with the cell's own evaluation)"
+            for cell in params.pretrain.cells
+            if params.evaluate.models.get(cell) != "pretrain"
+        ]
+    return errors
 
 
 def _evaluate_tasks(params: Study) -> list[str]:

@@ -102,6 +102,15 @@ CASES = [
     Case("seed past 2**32-1", VALIDATE, "evaluate.seed", lambda p: p["evaluate"].update(seed=2**32)),
     Case("replicate seed true", VALIDATE, "study.seeds[0]", lambda p: p["study"].update(seeds=[True])),
     Case(
+        "replicated cell the study does not evaluate",  # its replicates would be, and the report fail at the end
+        VALIDATE,
+        "evaluate.models: add `cd-flm-again: pretrain`",
+        lambda p: (
+            p["study"].update(seeds=[1]),
+            p["pretrain"]["cells"].update({"cd-flm-again": p["pretrain"]["cells"]["cd-flm"]}),
+        ),
+    ),
+    Case(
         "vocabulary no machine holds",
         VALIDATE,
         "tokenizer.vocab_size",
