@@ -79,6 +79,12 @@ class StudyComparisons:
     def accuracy(self, model: str, tasks: Sequence[str]) -> float:
         return self.boot.accuracy(model, tasks)
 
+    def interval(self, model: str, tasks: Sequence[str], level: float = 0.95) -> tuple[float, float]:
+        """Percentile interval of the model's accuracy over ``tasks`` (items, and seeds, resampled)."""
+        replicated = self.boot.replicates(model, tasks)
+        lo, hi = np.percentile(replicated, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
+        return float(lo), float(hi)
+
     def difference(self, a: str, b: str, tasks: Sequence[str]) -> Difference:
         return self.boot.difference(a, b, tasks)
 

@@ -77,7 +77,7 @@ from pretrainlab.report.significance import (
     method_sentence,
     resolving_power_lines,
 )
-from pretrainlab.report.table8 import table8_markdown, table8_rows
+from pretrainlab.report.table8 import pooled_over_seeds, table8_markdown, table8_rows
 from pretrainlab.report.task_table import task_table
 
 
@@ -309,7 +309,8 @@ def build_report(
         for m in lineage.values()
         if m.stage == "adapt"
     ]
-    rows = table8_rows(lineage, graph, evaluations)
+    rows = pooled_over_seeds(table8_rows(lineage, graph, evaluations), comparisons)
+    pooled = {m: comparisons.seeds(m) for m in comparisons.models} if comparisons else {}
     clusters = cluster_order(evaluated)
     held_flags = {c: e.held_out for m in evaluated.values() for c, e in m.clusters.items()}
     held_out = [c for c in clusters if held_flags[c]]
@@ -340,7 +341,7 @@ def build_report(
         "",
         "## Table 8 analogue",
         "",
-        *table8_markdown(rows, held_out, marks),
+        *table8_markdown(rows, held_out, marks, pooled),
         "",
         "## What this shows",
         "",

@@ -3,16 +3,19 @@ after (pre)training and after multitask prompted finetuning (MTF), beside Wang e
 
 A row is a pretrain cell or an adaptation; its "after MTF" cell is the finetune whose ``from`` is that
 model (one row per finetune when there are several). Accuracies are the held-out average
-(``held_out`` of ``metrics/evaluate/<model>.json``) in percent with the 95% bootstrap CI.
+(``held_out`` of ``metrics/evaluate/<model>.json``) in percent with the 95% bootstrap CI; a pretrain
+cell trained under several seeds shows the mean over its seeds with an interval that resamples seeds
+too (:func:`pooled_over_seeds`) — the numbers the orderings compare.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pretrainlab.config.lineage import ModelNode
 from pretrainlab.metrics_contract import EvaluationMetrics, MeanAccuracy
+from pretrainlab.report.comparisons import StudyComparisons
 from pretrainlab.report.markdown import accuracy_cell, markdown_table
 from pretrainlab.report.model_labels import StudyModel
 from pretrainlab.report.significance import AboveRandom
@@ -65,6 +68,25 @@ def table8_rows(
     return rows
 
 
+def pooled_over_seeds(rows: list[Table8Row], comparisons: StudyComparisons | None) -> list[Table8Row]:
+    """Rows whose model was trained under several seeds, showing the mean over its seeds and the 95%
+    interval of the bootstrap that resamples items and seeds (its first seed's file holds one run only)."""
+    if comparisons is None or not comparisons.held(True):
+        return rows
+    tasks = comparisons.held(True)
+    out = []
+    for row in rows:
+        name, entry = row.model.name, row.pretrained
+        if entry is not None and name in comparisons.models and comparisons.seeds(name) > 1:
+            pooled = {
+                "accuracy": comparisons.accuracy(name, tasks),
+                "ci95": comparisons.interval(name, tasks),
+            }
+            row = replace(row, pretrained=entry.model_copy(update=pooled))
+        out.append(row)
+    return out
+
+
 def _paper(scores: tuple[float, float] | None) -> str:
     return "—" if scores is None else f"{scores[0]:.1f} / {scores[1]:.1f}"
 
@@ -77,7 +99,20 @@ def _random_baseline(rows: list[Table8Row]) -> str:
     return "—"
 
 
-def table8_markdown(rows: list[Table8Row], held_out: list[str], marks: AboveRandom) -> list[str]:
+def table8_markdown(
+    rows: list[Table8Row], held_out: list[str], marks: AboveRandom, seeds: Mapping[str, int] | None = None
+) -> list[str]:
+    """The table; ``seeds``: model -> how many seeds its "after pretraining" entry pools (rows from
+    :func:`pooled_over_seeds`), shown beside the number when more than one."""
+    seeds = seeds or {}
+
+    def pretrained(row: Table8Row) -> str:
+        if row.pretrained is None:
+            return "not evaluated"
+        cell = accuracy_cell(row.pretrained, marks.average(row.model.name, "held_out"))
+        n = seeds.get(row.model.name, 1)
+        return f"{cell} ({n} seeds)" if n > 1 else cell
+
     header = [
         "Model",
         "Config",
@@ -94,11 +129,7 @@ def table8_markdown(rows: list[Table8Row], held_out: list[str], marks: AboveRand
             [
                 f"`{row.model.name}`",
                 row.model.label,
-                (
-                    accuracy_cell(row.pretrained, marks.average(row.model.name, "held_out"))
-                    if row.pretrained is not None
-                    else "not evaluated"
-                ),
+                pretrained(row),
                 accuracy_cell(row.mtf, bool(row.mtf_model) and marks.average(str(row.mtf_model), "held_out")),
                 f"`{row.mtf_model}`" if row.mtf_model else "—",
                 _paper(paper_pretrained),

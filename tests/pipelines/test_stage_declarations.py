@@ -26,9 +26,12 @@ PARAMS_FILES = ("params.yaml", "presets/smoke.yaml", "presets/gpu-125m.yaml")
 
 
 def with_replicates(params_file: Path, dest: Path) -> Path:
-    """A copy of ``params_file`` with a replicate seed, so that the ``*-replicate`` matrix stages exist."""
+    """A copy of ``params_file`` with a replicate seed, so that the ``*-replicate`` matrix stages exist
+    (and every pretrain cell evaluated, as validation then requires)."""
     params = yaml.safe_load(params_file.read_text())
     params["study"]["seeds"] = params["study"]["seeds"] or [params["seed"] + 1]
+    for cell in params["pretrain"]["cells"]:
+        params["evaluate"]["models"].setdefault(cell, "pretrain")
     dest.write_text(yaml.safe_dump(params))
     return dest
 

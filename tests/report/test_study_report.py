@@ -435,3 +435,33 @@ def test_replicates_under_study_seeds_enter_the_comparisons(tmp_path):
     ) as err:
         build()
     assert "dvc repro evaluate-replicate@ed-mlm-1" in str(err.value)
+
+
+def test_table8_shows_a_seeded_cell_as_the_mean_over_its_seeds(tmp_path):
+    """Its first seed's file holds one run: the table pools the seeds, as the orderings do."""
+    _write_study(tmp_path)
+    seed0 = json.loads((tmp_path / "metrics/evaluate/cd-flm.json").read_text())
+    better = {t: e | {"accuracy": min(1.0, e["accuracy"] + 0.2)} for t, e in seed0["tasks"].items()}
+    for cell in CELLS:
+        evaluation = json.loads((tmp_path / f"metrics/evaluate/{cell}.json").read_text())
+        if cell == "cd-flm":
+            evaluation = evaluation | {"tasks": better}
+        _write_evaluation(tmp_path, f"{cell}-seed1", evaluation | {"model": f"{cell}-seed1"})
+    held_out = seed0["held_out"]["tasks"]
+    pooled = sum(
+        round(seed0["tasks"][t]["accuracy"] * 50) + round(better[t]["accuracy"] * 50) for t in held_out
+    ) / (100 * len(held_out))
+    report = build_report(
+        tmp_path / "metrics",
+        tmp_path / "plots",
+        tmp_path / "reports",
+        title="Seeds",
+        models=MODELS,
+        graph=_graph(MODELS),
+        seeds=[1],
+        primary_seed=0,
+    )
+    table = report.read_text().split("## Table 8 analogue")[1].split("## What this shows")[0]
+    row = next(line for line in table.splitlines() if line.startswith("| `cd-flm` |"))
+    assert f"| {100 * pooled:.1f}" in row and "(2 seeds)" in row, row
+    assert f"{100 * seed0['held_out']['accuracy']:.1f}" not in row.split("|")[3]
