@@ -16,6 +16,7 @@ from typing import Any, overload
 
 import numpy as np
 
+from pretrainlab.atomic import write_json
 from pretrainlab.objectives.example import Example
 
 TOKENS, INDEX, TASKS = "tokens.bin", "index.bin", "tasks.json"
@@ -51,7 +52,7 @@ class MixtureWriter:
     def close(self, tasks: list[dict[str, Any]]) -> None:
         self._tokens.close()
         self._index.close()
-        (self.folder / TASKS).write_text(json.dumps(tasks, indent=1) + "\n")
+        write_json(self.folder / TASKS, tasks)
 
     def abort(self) -> None:
         self._tokens.close()
