@@ -408,6 +408,20 @@ def test_training_metrics_of_an_older_stage_ask_to_rerun_it(tmp_path):
         _build(tmp_path)
 
 
+def _build_seeded(root):
+    """The report of the study under ``root`` with replicate seed 1."""
+    return build_report(
+        root / "metrics",
+        root / "plots",
+        root / "reports",
+        title="Seeds",
+        models=MODELS,
+        graph=_graph(MODELS),
+        seeds=[1],
+        primary_seed=0,
+    )
+
+
 def test_replicates_under_study_seeds_enter_the_comparisons(tmp_path):
     _write_study(tmp_path)
     for cell in CELLS:
@@ -415,16 +429,7 @@ def test_replicates_under_study_seeds_enter_the_comparisons(tmp_path):
         _write_evaluation(tmp_path, f"{cell}-seed1", evaluation | {"model": f"{cell}-seed1"})
 
     def build():
-        return build_report(
-            tmp_path / "metrics",
-            tmp_path / "plots",
-            tmp_path / "reports",
-            title="Seeds",
-            models=MODELS,
-            graph=_graph(MODELS),
-            seeds=[1],
-            primary_seed=0,
-        )
+        return _build_seeded(tmp_path)
 
     shows = build().read_text().split("## What this shows")[1].split("## Adaptation")[0]
     assert "`cd-flm` (CD:FLM) 36.0% (mean of 2 seeds)" in shows
@@ -451,17 +456,7 @@ def test_table8_shows_a_seeded_cell_as_the_mean_over_its_seeds(tmp_path):
     pooled = sum(
         round(seed0["tasks"][t]["accuracy"] * 50) + round(better[t]["accuracy"] * 50) for t in held_out
     ) / (100 * len(held_out))
-    report = build_report(
-        tmp_path / "metrics",
-        tmp_path / "plots",
-        tmp_path / "reports",
-        title="Seeds",
-        models=MODELS,
-        graph=_graph(MODELS),
-        seeds=[1],
-        primary_seed=0,
-    )
-    table = report.read_text().split("## Table 8 analogue")[1].split("## What this shows")[0]
+    table = _build_seeded(tmp_path).read_text().split("## Table 8 analogue")[1].split("## What this shows")[0]
     row = next(line for line in table.splitlines() if line.startswith("| `cd-flm` |"))
     assert f"| {100 * pooled:.1f}" in row and "(2 seeds)" in row, row
     assert f"{100 * seed0['held_out']['accuracy']:.1f}" not in row.split("|")[3]
