@@ -37,20 +37,8 @@ def run(params: Params, root: Path | None = None) -> None:
         "tokenizer": {
             "tokenizer.pretrained": listing(folder_inputs(params.tokenizer.pretrained, root), root, hashes)
         },
-        "adapt": {
-            key: files
-            for name, cell in params.adapt.items()
-            for key, files in sources_manifest(
-                cell.sources or [], f"adapt.{name}.sources", root, hashes
-            ).items()
-        },
-        "finetune": {
-            key: files
-            for name, cell in params.finetune.items()
-            for key, files in sources_manifest(
-                cell.sources or [], f"finetune.{name}.sources", root, hashes
-            ).items()
-        },
+        "adapt": cells_manifest("adapt", params.adapt, root, hashes),
+        "finetune": cells_manifest("finetune", params.finetune, root, hashes),
         "evaluate": {
             "evaluate.lm_eval.include_path": listing(folder_inputs(lm_eval_folder, root), root, hashes)
         },
@@ -58,6 +46,18 @@ def run(params: Params, root: Path | None = None) -> None:
     for name, manifest in manifests.items():  # every input listed before any manifest is replaced
         write_json(root / MANIFESTS[name], manifest)
     hashes.save()
+
+
+def cells_manifest(section: str, cells: dict, root: Path, hashes: HashCache) -> dict:
+    """The files behind every cell's own ``sources`` in ``section`` (adapt, finetune), keyed
+    ``<section>.<cell>.sources[i]``."""
+    return {
+        key: files
+        for name, cell in cells.items()
+        for key, files in sources_manifest(
+            cell.sources or [], f"{section}.{name}.sources", root, hashes
+        ).items()
+    }
 
 
 def study_keys(study: Study, cell: str | None = None) -> dict[str, str]:
