@@ -269,29 +269,16 @@ def test_an_unknown_hub_dataset_offline_says_what_to_download(
 
 
 def test_a_cell_with_only_sources_trains_end_to_end(project, tokenizer_and_specials, tmp_path, monkeypatch):
-    from pretrainlab.config.schema import ModelSize
-    from pretrainlab.models.build import build_model
     from pretrainlab.models.load import MODEL_CARD
-    from pretrainlab.training.cell import save_model
     from tests.conftest import SMOKE
+    from tests.tiny_pretrained import save_tiny_cd_flm
 
     tokenizer, specials = tokenizer_and_specials
     root = tmp_path / "study"
     write_p3(root)
     tok_dir = root / "data" / "tokenizer"  # the stage publishes it beside the model
     tokenizer.save_pretrained(str(tok_dir))
-    model = build_model(
-        "causal_decoder", ModelSize(d_model=32, n_layers=2, n_heads=2, d_ff=64), specials, seq_len=64, seed=0
-    )
-    card = {
-        "name": "cd-flm",
-        "kind": "pretrain",
-        "arch": "causal_decoder",
-        "objective": "full_lm",
-        "prompt_format": "plain",
-        "seq_len": 64,
-    }
-    save_model(model, root / "data" / "models" / "pretrain" / "cd-flm", tok_dir, card)
+    save_tiny_cd_flm(root, tok_dir, specials)
     params = yaml.safe_load(SMOKE.read_text())
     params["finetune"]["cd-flm-mtf"] = {
         "from": "pretrain/cd-flm",

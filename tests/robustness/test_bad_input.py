@@ -310,29 +310,16 @@ def test_bad_input_exits_2_names_culprit_and_writes_nothing(case: Case, tmp_path
 def saved_model(tmp_path_factory) -> Path:
     """A project with a trained tokenizer and a saved (random) cd-flm model, as the stages lay them out."""
     from pretrainlab.atomic import write_json
-    from pretrainlab.config.schema import ModelSize
-    from pretrainlab.models.build import build_model
     from pretrainlab.tokenization.load import load_tokenizer
     from pretrainlab.tokenization.train_bpe import wrap_for_transformers  # noqa: F401 - import check
-    from pretrainlab.training.cell import save_model
     from tests.report.records import training
+    from tests.tiny_pretrained import save_tiny_cd_flm
 
     root = tmp_path_factory.mktemp("ckpt")
     tok_dir = root / "data" / "tokenizer"
     _train_tiny_tokenizer(tok_dir)
     _, specials = load_tokenizer(tok_dir)
-    model = build_model(
-        "causal_decoder", ModelSize(d_model=32, n_layers=2, n_heads=2, d_ff=64), specials, seq_len=64, seed=0
-    )
-    card = {
-        "name": "cd-flm",
-        "kind": "pretrain",
-        "arch": "causal_decoder",
-        "objective": "full_lm",
-        "prompt_format": "plain",
-        "seq_len": 64,
-    }
-    save_model(model, root / "data" / "models" / "pretrain" / "cd-flm", tok_dir, card)
+    save_tiny_cd_flm(root, tok_dir, specials)
     write_json(root / "metrics" / "pretrain" / "cd-flm.json", training().as_json())  # its finished-marker
     return root
 
