@@ -18,6 +18,9 @@ UV_VERSION := 0.13.9
 # LOCK_FLAGS='--extra-index-url https://download.pytorch.org/whl/cpu --index-strategy unsafe-best-match'.
 LOCK_FLAGS ?= $(addprefix --find-links ,$(shell python3 -m pip config get global.find-links 2>/dev/null))
 PARAMS ?= params.yaml
+# pytest workers (pytest-xdist): `auto` is one per core; each test module stays on one worker, so a
+# module's shared study is built once. TEST_WORKERS=0 runs the suite in this process.
+TEST_WORKERS ?= auto
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export TOKENIZERS_PARALLELISM := true
 
@@ -51,7 +54,7 @@ test: install
 	ruff check .
 	ruff format --check .
 	mypy pretrainlab
-	python -m pytest -q
+	python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 lint: install
 	ruff check . && ruff format --check . && mypy pretrainlab

@@ -13,6 +13,8 @@ from tests.checkout import ROOT, CheckoutGuard, source_files
 SMOKE = ROOT / "presets" / "smoke.yaml"
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+if "PYTEST_XDIST_WORKER" in os.environ:  # `make test` runs one worker per core: the stage processes
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # a test starts must not each claim every core too
 
 GUARD = CheckoutGuard(ROOT, source_files())
 sys.addaudithook(GUARD.audit)
