@@ -41,7 +41,7 @@ install: $(STAMP)
 # Re-resolve pyproject.toml's ranges to exact versions (review the diff, then `make install`).
 lock: | $(UV)
 	echo "$(TORCH)" > $(VENV)/torch-pin.txt
-	$(UV) pip compile -q pyproject.toml --extra dev --extra eval --extra slurm --python $(PY) -c $(VENV)/torch-pin.txt \
+	$(UV) pip compile -q pyproject.toml --extra dev --extra eval --extra slurm --extra tracking --python $(PY) -c $(VENV)/torch-pin.txt \
 	  --no-emit-package torch --no-header $(LOCK_FLAGS) -o $(LOCK)
 	! grep -E '^(nvidia-|triton==)' $(LOCK) || { echo "make lock: $(LOCK) holds CUDA packages: torch's CPU build was not found (set LOCK_FLAGS)"; exit 2; }
 
