@@ -450,6 +450,12 @@ class LmEvalConfig(Strict):
     tasks: Annotated[list[str], Field(min_length=1)]  # lm-eval task/group/tag names
     include_path: str | None = None  # folder of local task YAMLs (relative to the repo root)
     limit: PositiveInt | None = None  # items per task; smoke/testing only
+    # hub dataset as a task YAML names it, ``dataset_path`` or ``dataset_path/dataset_name`` (e.g.
+    # ``aps/super_glue/cb``) -> a local folder of ``<split>.{jsonl,json,parquet,csv}`` files or one file
+    # (the split the task scores), in the hub dataset's columns; read instead of the hub
+    dataset_paths: dict[Annotated[str, Field(min_length=1)], Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=dict
+    )
 
 
 class EvaluateConfig(Strict):
