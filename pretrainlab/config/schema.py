@@ -7,10 +7,12 @@ study. Key names are part of the public contract (README: "What a study declares
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -570,6 +572,61 @@ class OrchestrationConfig(Strict):
     max_parallel: PositiveInt = 2
 
 
+# The experiment trackers (pretrainlab.tracking), each with the module it needs and the extra that
+# installs it; the dvclive sink writes DVCLive's files itself and needs nothing.
+SINK_MODULES = {"dvclive": None, "tensorboard": "tensorboard", "mlflow": "mlflow", "wandb": "wandb"}
+SinkName = Literal["dvclive", "tensorboard", "mlflow", "wandb"]
+
+
+def _installed(sink: str) -> str:
+    """A sink whose package is missing is refused with the study (``validate`` too), before any work."""
+    module = SINK_MODULES[sink]
+    if module is not None and importlib.util.find_spec(module) is None:
+        raise ValueError(
+            f"{sink} needs the {module} package, not installed: pip install 'pretrainlab[{sink}]'"
+        )
+    return sink
+
+
+class DvcLiveOptions(Strict):
+    dir: Annotated[str, Field(min_length=1)] = "runs/dvclive"  # one folder per run: <dir>/<stage>@<name>
+
+
+class TensorBoardOptions(Strict):
+    dir: Annotated[str, Field(min_length=1)] = "runs/tensorboard"  # `tensorboard --logdir runs/tensorboard`
+
+
+class MlflowOptions(Strict):
+    tracking_uri: Annotated[str, Field(min_length=1)] = "sqlite:///runs/mlflow.db"  # or http(s)://server
+    experiment: str | None = None  # default: the group
+
+
+class WandbOptions(Strict):
+    project: Annotated[str, Field(min_length=1)] = "pretrainlab"
+    entity: str | None = None
+    mode: Literal["offline", "online"] = "offline"  # offline: `wandb sync runs/wandb/offline-run-*` later
+    dir: Annotated[str, Field(min_length=1)] = "runs"  # wandb writes <dir>/wandb/
+
+
+class TrackingConfig(Strict):
+    """Experiment trackers the training and evaluate stages also log to (rank 0 only); never part of a
+    stage's cache key. A tracker that fails warns once and is dropped: the stage never fails for it."""
+
+    sinks: list[Annotated[SinkName, AfterValidator(_installed)]] = Field(default_factory=list)
+    group: Annotated[str, Field(min_length=1)] | None = None  # a study's runs together; default: report.title
+    dvclive: DvcLiveOptions = DvcLiveOptions()
+    tensorboard: TensorBoardOptions = TensorBoardOptions()
+    mlflow: MlflowOptions = MlflowOptions()
+    wandb: WandbOptions = WandbOptions()
+
+    @field_validator("sinks")
+    @classmethod
+    def _once(cls, sinks: list[str]) -> list[str]:
+        if repeated := sorted({sink for sink in sinks if sinks.count(sink) > 1}):
+            raise ValueError(f"{repeated[0]} is listed twice; list each tracker once")
+        return sinks
+
+
 # -------------------------------------------------------------------------------------------- study
 class Study(Strict):
     """The study. Keys that dvc.yaml names one by one are required (DVC needs them in the file);
@@ -587,6 +644,7 @@ class Study(Strict):
     report: ReportConfig
     resources: ResourcesConfig = ResourcesConfig()
     orchestration: OrchestrationConfig = OrchestrationConfig()
+    tracking: TrackingConfig = TrackingConfig()
 
     @property
     def replicate_seeds(self) -> list[int]:
