@@ -106,6 +106,30 @@ class ClusterAccuracy(MeanAccuracy):
     held_out: bool
 
 
+class SuiteTemplate(Record):
+    """One prompt template of an lm-eval suite dataset (:mod:`pretrainlab.evaluation.lm_eval_suites`)."""
+
+    accuracy: float  # lm-eval's ``acc``
+    n: int  # items scored
+    correct: list[int]  # 1/0 per item in document order: comparisons of two models can be paired
+
+
+class SuiteDataset(Record):
+    """A suite dataset: median and mean accuracy over its templates, as T0 reported them."""
+
+    median: float
+    mean: float
+    templates: dict[str, SuiteTemplate]  # lm-eval task name -> result
+
+
+class SuiteResult(Record):
+    """``t0_eval`` or ``eai_eval``: per dataset, and ``average``, the mean of the datasets' medians."""
+
+    datasets: dict[str, SuiteDataset]
+    average: float | None  # None: no dataset of the suite was scored
+    skipped: list[str] = []  # tasks of the suite the installed harness lacks
+
+
 class EvaluationMetrics(Record):
     """``metrics/evaluate/<model>.json``."""
 
@@ -122,6 +146,7 @@ class EvaluationMetrics(Record):
     held_out: MeanAccuracy | None  # None when no held-out task was evaluated
     held_in: MeanAccuracy | None
     lm_eval: dict[str, dict[str, float | int | None]] | None = None  # task -> metric (acc, acc_stderr, n)
+    lm_eval_suites: dict[str, SuiteResult] | None = None  # t0_eval / eai_eval, when selected
     environment: Environment | None = None  # None: a file written before environments were recorded
 
     @model_validator(mode="before")

@@ -23,7 +23,7 @@ from pretrainlab.evaluation.learning_curve import (
     publish_with_curve,
 )
 from pretrainlab.evaluation.lm_eval_bridge import BACKENDS as LM_EVAL_ARCHS
-from pretrainlab.evaluation.lm_eval_bridge import check_lm_eval, run_lm_eval
+from pretrainlab.evaluation.lm_eval_bridge import check_lm_eval, evaluate_lm_eval
 from pretrainlab.evaluation.prompt_formats import card_prompt_format
 from pretrainlab.evaluation.suite import Evaluation, evaluate_model
 from pretrainlab.metrics_contract import EvaluationMetrics, TrainingMetrics, read_metrics
@@ -98,14 +98,17 @@ def run(name: str, kind: str, params: Params, device: str) -> None:
     evaluation = evaluate(model_dir)
     metrics = evaluation.metrics
     if use_lm_eval:
-        metrics["lm_eval"] = run_lm_eval(
+        metrics["lm_eval"], suites = evaluate_lm_eval(
             model_dir,
             arch=card["arch"],
             tasks=list(lm_eval.tasks),
             include_path=_path(lm_eval.include_path),
             limit=lm_eval.limit,
+            dataset_paths=lm_eval.dataset_paths,
             device=resolve_runtime(device, "fp32").device,
         )
+        if suites:  # t0_eval / eai_eval: per dataset, median and mean over its templates
+            metrics["lm_eval_suites"] = {name: suite.as_json() for name, suite in suites.items()}
     record = EvaluationMetrics.model_validate({"model": name, "kind": kind, **metrics})
     points, tables = [], []
     for snapshot in snapshots:

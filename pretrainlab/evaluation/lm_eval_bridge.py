@@ -36,7 +36,10 @@ Choices made here (each changes the numbers, so each is written down):
 * **Tasks** by name (built-in or under ``include_path``), resolved before any model is loaded.
   Local task YAMLs read local files with ``dataset_path: json`` and ``dataset_kwargs.data_files``;
   relative ``data_files`` are relative to the working directory (the repository root under DVC),
-  as in lm-eval itself.
+  as in lm-eval itself. The suites ``t0_eval`` and ``eai_eval`` are names too
+  (:mod:`pretrainlab.evaluation.lm_eval_suites`); ``dataset_paths`` reads a task's hub dataset from
+  local files (:mod:`pretrainlab.evaluation.lm_eval_datasets`). Tasks are loaded one at a time, so a
+  dataset that cannot be loaded is named with what to download.
 """
 
 from __future__ import annotations
@@ -56,7 +59,10 @@ import numpy as np
 import torch
 
 from pretrainlab.errors import UserInputError
+from pretrainlab.evaluation.lm_eval_datasets import missing_dataset, redirected
+from pretrainlab.evaluation.lm_eval_suites import EAI_EVAL, T0_EVAL, T0_FOLDER, expand_suites, suite_results
 from pretrainlab.evaluation.prompt_formats import PLAIN, card_prompt_format, prompt_format
+from pretrainlab.metrics_contract import SuiteResult
 from pretrainlab.models.architecture import ArchitectureSpec
 from pretrainlab.models.architectures import ARCHITECTURES
 from pretrainlab.models.load import load_pretrained
@@ -112,22 +118,21 @@ def _index(include_path: str | None, include_defaults: bool):
     return TaskManager(include_path=include_path, include_defaults=include_defaults)
 
 
-def task_manager(tasks: Sequence[str], include_path: Path | None):
+def task_manager(tasks: Sequence[str], include_path: Path | None, *, builtins: bool = False):
     """An lm-eval ``TaskManager`` that knows every name in ``tasks``, else a UserInputError naming them.
 
     Indexing lm-eval's thousands of built-in task YAMLs takes seconds, so when ``include_path`` holds
-    every requested task the built-ins are not indexed at all; an index is built once per process.
+    every requested task (and ``builtins`` is not asked for) the built-ins are not indexed at all; an
+    index is built once per process.
     """
     require_lm_eval()
-    if not tasks:
-        raise UserInputError(f"{KEY}.tasks: no task given")
     folder = None
     if include_path is not None:
         if not Path(include_path).is_dir():
             raise UserInputError(f"{KEY}.include_path: {include_path} is not a directory")
         folder = str(Path(include_path).resolve())
         local = _index(folder, False)
-        if all(name in local.all_tasks for name in tasks):
+        if not builtins and all(name in local.all_tasks for name in tasks):
             return local
     manager = _index(folder, True)
     unknown = [name for name in tasks if name not in manager.all_tasks]
@@ -135,6 +140,8 @@ def task_manager(tasks: Sequence[str], include_path: Path | None):
         hints = []
         for name in unknown:
             close = difflib.get_close_matches(name, manager.all_tasks, n=5, cutoff=0.6)
+            if name == T0_EVAL:
+                close = [f"include_path: {T0_FOLDER}, which holds its task YAMLs in {T0_FOLDER}/t0_eval"]
             hints.append(f"{name!r}" + (f" (did you mean {', '.join(close)}?)" if close else ""))
         where = f" or under {include_path}" if include_path else ""
         raise UserInputError(
@@ -144,11 +151,24 @@ def task_manager(tasks: Sequence[str], include_path: Path | None):
     return manager
 
 
+def resolve_tasks(tasks: Sequence[str], include_path: Path | None) -> tuple[Any, list[str], list[str]]:
+    """``(manager, names, skipped)``: the ``TaskManager``, the lm-eval names to load (``eai_eval``
+    expanded into its installed tasks) and the EAI-Eval tasks the installed harness lacks."""
+    requested = list(dict.fromkeys(tasks))
+    if not requested:
+        raise UserInputError(f"{KEY}.tasks: no task given")
+    if EAI_EVAL not in requested:
+        return task_manager(requested, include_path), requested, []
+    manager = task_manager([n for n in requested if n != EAI_EVAL], include_path, builtins=True)
+    names, skipped = expand_suites(requested, lambda name: name in manager.all_tasks)
+    return manager, names, skipped
+
+
 def check_lm_eval(tasks: Sequence[str], include_path: Path | None, *, arch: str) -> None:
     """Fail fast, before any evaluation: lm-eval installed, ``arch`` supported, every task known."""
     require_lm_eval()
     _check_arch(arch, KEY)
-    task_manager(list(dict.fromkeys(tasks)), include_path)
+    resolve_tasks(tasks, include_path)
 
 
 def _scored_by_us(arch: str, format_name: str) -> bool:
@@ -156,21 +176,51 @@ def _scored_by_us(arch: str, format_name: str) -> bool:
     return backends().get(arch) == "noncausal" or format_name != PLAIN
 
 
+def _specs(manager, names: Sequence[str], dataset_paths: Mapping[str, str]):
+    """``(spec, config, name)`` per loadable unit: each task of a tag or a name, its YAML's config
+    (redirected to local files when ``dataset_paths`` maps its dataset) as the spec; a group or a
+    Python task is loaded whole by name (config None)."""
+    from lm_eval.tasks._index import Kind  # lm-eval 0.4.13 (requirements.lock)
+
+    leaves: list[str] = []
+    for name in names:
+        entry = manager.task_index[name]
+        leaves += sorted(entry.tags) if entry.kind is Kind.TAG else [name]
+    for name in dict.fromkeys(leaves):
+        entry = manager.task_index.get(name)
+        if entry is None or entry.kind is not Kind.TASK:
+            yield name, None, name
+            continue
+        config = manager._factory._load_full_config(entry)  # what TaskManager.load builds the task from
+        yield redirected(config, dataset_paths) or name, config, name
+
+
 def load_tasks(
-    tasks: Sequence[str], include_path: Path | None, *, arch: str | None = None, format_name: str = PLAIN
+    tasks: Sequence[str],
+    include_path: Path | None,
+    *,
+    arch: str | None = None,
+    format_name: str = PLAIN,
+    dataset_paths: Mapping[str, str] | None = None,
 ) -> dict:
     """lm-eval's ``TaskDict`` for ``tasks``, datasets loaded, zero-shot unless a YAML sets
     ``num_fewshot``; every failure is a UserInputError. ``arch="noncausal_decoder"`` or a prompt format
     other than plain refuses generative tasks (our LM scores log-likelihoods only)."""
-    names = list(dict.fromkeys(tasks))
-    manager = task_manager(names, include_path)
-    try:
-        loaded = manager.load(names)
-    except Exception as error:  # datasets raises many types: missing file, offline, bad config
-        raise UserInputError(
-            f"{KEY}.tasks: cannot load lm-eval task(s) {', '.join(names)} ({type(error).__name__}: "
-            f"{error}); a hub dataset must already be in the local HF cache when offline"
-        ) from error
+    manager, names, _ = resolve_tasks(tasks, include_path)
+    loaded: dict[str, dict] = {"tasks": {}, "groups": {}, "group_map": {}}
+    for spec, config, name in _specs(manager, names, dataset_paths or {}):
+        try:
+            part = manager.load([spec])
+        except Exception as error:  # datasets raises many types: missing file, offline, bad config
+            if config is not None:
+                raise missing_dataset(name, config, error) from error
+            reason = " ".join(str(error).split())[:300]
+            raise UserInputError(
+                f"{KEY}.tasks: cannot load lm-eval task {name} ({type(error).__name__}: {reason}); a hub "
+                "dataset must already be in the local HF cache when offline"
+            ) from error
+        for field in loaded:
+            loaded[field].update(part[field])
     if arch is not None and _scored_by_us(arch, format_name):
         generative = sorted(n for n, t in loaded["tasks"].items() if t.OUTPUT_TYPE == "generate_until")
         if generative:
@@ -270,27 +320,46 @@ def summarise(results: Mapping[str, Any]) -> dict[str, dict[str, float | int | N
     return summary
 
 
-def run_lm_eval(
+def item_correctness(results: Mapping[str, Any]) -> dict[str, list[int]]:
+    """``{task: [1/0 per item, in document order]}`` from lm-eval's logged samples (``acc`` per item)."""
+    return {
+        task: [int(sample["acc"]) for sample in sorted(samples, key=lambda s: s["doc_id"])]
+        for task, samples in results.get("samples", {}).items()
+        if samples and "acc" in samples[0]
+    }
+
+
+def evaluate_lm_eval(
     model_dir: Path,
     *,
     arch: str,
     tasks: Sequence[str],
     include_path: Path | None = None,
     limit: int | None = None,
+    dataset_paths: Mapping[str, str] | None = None,
     batch_size: int = 16,
     device: str | torch.device = "cpu",
-) -> dict[str, dict[str, float | int | None]]:
-    """Run lm-eval ``tasks`` on the saved model; ``{task: {metric: value}}`` (see :func:`summarise`).
+) -> tuple[dict[str, dict[str, float | int | None]], dict[str, SuiteResult]]:
+    """Run lm-eval ``tasks`` on the saved model: ``({task: {metric: value}}, {suite: SuiteResult})``,
+    the second for the suites ``tasks`` names (:func:`summarise`, :func:`~pretrainlab.evaluation.
+    lm_eval_suites.suite_results`).
 
     Tasks are resolved, the model card's prompt format read and the tasks' data loaded before the
     model: a bad name, path, card or dataset raises :class:`UserInputError` before anything is
     computed. ``batch_size`` and ``device`` are operational.
     """
     check_lm_eval(tasks, include_path, arch=arch)
+    _, _, skipped = resolve_tasks(tasks, include_path)
     format_name = card_prompt_format(Path(model_dir))
-    loaded = load_tasks(tasks, include_path, arch=arch, format_name=format_name)
+    loaded = load_tasks(tasks, include_path, arch=arch, format_name=format_name, dataset_paths=dataset_paths)
     lm = build_lm(Path(model_dir), arch=arch, batch_size=batch_size, device=device)
-    summary = summarise(evaluate_tasks(lm, loaded, limit=limit))
+    raw = evaluate_tasks(lm, loaded, limit=limit, log_samples=True)
+    summary = summarise(raw)
     for task, metrics in summary.items():
         log.info("%s: lm-eval %s %s", Path(model_dir).name, task, metrics)
-    return summary
+    return summary, suite_results(tasks, summary, item_correctness(raw), skipped)
+
+
+def run_lm_eval(model_dir: Path, **options: Any) -> dict[str, dict[str, float | int | None]]:
+    """:func:`evaluate_lm_eval`'s ``{task: {metric: value}}``."""
+    return evaluate_lm_eval(model_dir, **options)[0]
