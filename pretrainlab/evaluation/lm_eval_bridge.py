@@ -192,6 +192,12 @@ def _specs(manager, names: Sequence[str], dataset_paths: Mapping[str, str]):
             yield name, None, name
             continue
         config = manager._factory._load_full_config(entry)  # what TaskManager.load builds the task from
+        if config.get("output_type") == "multiple_choice" and config.get("doc_to_choice") is None:
+            source = config.get("metadata", {}).get("config_source", name)
+            raise UserInputError(
+                f"{source}: task {name} is scored by rank classification (multiple_choice) but its template "
+                "has no answer choices: add doc_to_choice"
+            )
         yield redirected(config, dataset_paths) or name, config, name
 
 
