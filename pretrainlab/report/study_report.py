@@ -77,6 +77,7 @@ from pretrainlab.report.significance import (
     method_sentence,
     resolving_power_lines,
 )
+from pretrainlab.report.suite_table import suites_section
 from pretrainlab.report.table8 import pooled_over_seeds, table8_markdown, table8_rows
 from pretrainlab.report.task_table import task_table
 
@@ -343,6 +344,7 @@ def build_report(
         "",
         *table8_markdown(rows, held_out, marks, pooled),
         "",
+        *suites_section(rows, evaluations),
         "## What this shows",
         "",
         "**The paper's three orderings** (Wang et al. 2022):",
