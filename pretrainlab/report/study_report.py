@@ -397,9 +397,16 @@ def build_report(
 def _lm_eval_section(evaluated: Mapping[str, EvaluationMetrics]) -> list[str]:
     """lm-evaluation-harness accuracies (``acc`` ± stderr), for the models that ran it."""
     ran = {name: m.lm_eval for name, m in evaluated.items() if m.lm_eval}
-    if not ran:
+    in_suites = {  # shown per dataset in the T0-Eval / EAI-Eval section
+        task
+        for m in evaluated.values()
+        for suite in (m.lm_eval_suites or {}).values()
+        for dataset in suite.datasets.values()
+        for task in dataset.templates
+    }
+    tasks = sorted({task for results in ran.values() for task in results} - in_suites)
+    if not tasks:
         return []
-    tasks = sorted({task for results in ran.values() for task in results})
     lines = [
         "## lm-evaluation-harness",
         "",

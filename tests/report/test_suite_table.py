@@ -73,3 +73,19 @@ def test_models_scored_on_different_items_are_said_to_be_unpaired():
 
 def test_no_suite_no_section():
     assert suites_section([_row()], {"cd-flm": _metrics("cd-flm", "pretrain", None)}) == []
+
+
+def test_harness_table_leaves_suite_tasks_to_the_suite_section():
+    from pretrainlab.report.study_report import _lm_eval_section
+
+    suites = _suite({"cb": [0.4, 0.5]}, 10)
+    lm_eval = {"t0_cb_0": {"acc": 0.4}, "t0_cb_1": {"acc": 0.5}, "example_tiny_mc": {"acc": 0.7}}
+    metrics = EvaluationMetrics.model_validate(
+        evaluation("cd-flm", SYNTH, lm_eval=lm_eval, lm_eval_suites=suites)
+    )
+    header = _lm_eval_section({"cd-flm": metrics})[4]
+    assert header == "| Model | example_tiny_mc |"
+    only_suites = metrics.model_copy(
+        update={"lm_eval": {k: v for k, v in lm_eval.items() if k.startswith("t0")}}
+    )
+    assert _lm_eval_section({"cd-flm": only_suites}) == []
