@@ -2,14 +2,17 @@
 
 >>> graph = read_graph(Path("."))                                   # doctest: +SKIP
 >>> graph.order                                                      # doctest: +SKIP
-('inputs', 'corpus', 'tokenize', 'pretrain@cd-flm', 'evaluate@cd-flm', 'report')
+('inputs/dvc.yaml:inputs', 'corpus', 'tokenize', 'pretrain@cd-flm', 'evaluate@cd-flm', 'report')
 >>> graph.upstream["evaluate@cd-flm"]                                # doctest: +SKIP
-('inputs', 'tokenize', 'pretrain@cd-flm')
+('inputs/dvc.yaml:inputs', 'tokenize', 'pretrain@cd-flm')
 
 A target and everything it depends on, upstream first:
 
 >>> graph.select(["evaluate@cd-flm"])                                # doctest: +SKIP
-('inputs', 'corpus', 'tokenize', 'pretrain@cd-flm', 'evaluate@cd-flm')
+('inputs/dvc.yaml:inputs', 'corpus', 'tokenize', 'pretrain@cd-flm', 'evaluate@cd-flm')
+
+Stages are named as ``dvc repro`` at the root names them: a stage of another dvc.yaml (the study's
+``inputs``) by its file and name; a target may leave the file out (``inputs``).
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ class StageGraph:
     def select(self, targets: Iterable[str] | None) -> tuple[str, ...]:
         """The targets plus all their ancestors, upstream first; ``None`` or empty selects every stage.
 
-        A target is a stage name (``pretrain@cd-flm``) or a ``foreach`` group (``pretrain``: all cells).
+        A target is a stage name (``pretrain@cd-flm``, ``inputs`` for ``inputs/dvc.yaml:inputs``) or a
+        ``foreach`` group (``pretrain``: all cells).
         """
         targets = list(targets or [])
         if not targets:
@@ -52,7 +56,11 @@ class StageGraph:
         """The stages the targets name themselves: a stage, or every cell of a ``foreach`` group."""
         wanted: set[str] = set()
         for target in targets:
-            members = {name for name in self.order if name == target or name.split("@")[0] == target}
+            members = {
+                name
+                for name in self.order
+                if target in (name, name.rsplit(":", 1)[-1], name.rsplit(":", 1)[-1].split("@")[0])
+            }
             if not members:
                 valid = ", ".join(self.order)
                 raise UserInputError(f"unknown target stage {target!r}; stages in dvc.yaml: {valid}")

@@ -1,4 +1,4 @@
-"""After a scheduled run (opt-in): commit ``dvc.lock`` to git and ``dvc push`` the artifacts to the
+"""After a scheduled run (opt-in): commit the ``dvc.lock`` files to git and ``dvc push`` the artifacts to the
 DVC remote, so another machine can ``git pull && dvc pull`` exactly what this run produced."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from pipelines.repro import dvc_command, dvc_env
 from pretrainlab.errors import UserInputError
 
 COMMIT_MESSAGE = "pretrainlab flow: record dvc.lock"
+LOCK_FILES = "*dvc.lock"  # a git pathspec: the lock of every dvc.yaml in the repository
 
 
 class PublishError(RuntimeError):
@@ -28,23 +29,24 @@ def check_publishable(repo: Path) -> None:
 
 
 def commit_and_push(repo: Path, log: logging.Logger | None = None) -> str | None:
-    """Commit ``dvc.lock`` alone (other staged changes are left staged) and push DVC outputs.
+    """Commit the lock files (``dvc.lock``, ``inputs/dvc.lock``) alone (other staged changes are left
+    staged) and push DVC outputs.
 
-    Returns the new commit's hash, or ``None`` when ``dvc.lock`` did not change.
+    Returns the new commit's hash, or ``None`` when no lock file changed.
     """
     log = log or logging.getLogger(__name__)
     commit: str | None = None
-    result = _run(["git", "add", "dvc.lock"], repo)
+    result = _run(["git", "add", "--", LOCK_FILES], repo)
     if result.returncode != 0:
-        raise PublishError(f"git add dvc.lock failed:\n{result.stdout}{result.stderr}")
-    if _run(["git", "diff", "--cached", "--quiet", "--", "dvc.lock"], repo).returncode != 0:
-        result = _run(["git", "commit", "-q", "-m", COMMIT_MESSAGE, "--", "dvc.lock"], repo)
+        raise PublishError(f"git add {LOCK_FILES} failed:\n{result.stdout}{result.stderr}")
+    if _run(["git", "diff", "--cached", "--quiet", "--", LOCK_FILES], repo).returncode != 0:
+        result = _run(["git", "commit", "-q", "-m", COMMIT_MESSAGE, "--", LOCK_FILES], repo)
         if result.returncode != 0:
-            raise PublishError(f"git commit dvc.lock failed:\n{result.stdout}{result.stderr}")
+            raise PublishError(f"git commit {LOCK_FILES} failed:\n{result.stdout}{result.stderr}")
         commit = _run(["git", "rev-parse", "HEAD"], repo).stdout.strip()
-        log.info("committed dvc.lock as %s", commit[:12])
+        log.info("committed the dvc.lock files as %s", commit[:12])
     else:
-        log.info("dvc.lock unchanged; nothing to commit")
+        log.info("no dvc.lock changed; nothing to commit")
     result = _run(dvc_command("push"), repo)
     if result.returncode != 0:
         raise PublishError(

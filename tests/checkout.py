@@ -25,7 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 # The record of the user's own runs. DVC asks users to commit it, so git cannot tell it from source.
-STUDY_RECORD = frozenset({"dvc.lock"})
+STUDY_RECORD = frozenset({"dvc.lock", "inputs/dvc.lock"})
+# How `dvc repro` at the root names the study's inputs stage (declared in inputs/dvc.yaml).
+INPUTS_STAGE = "inputs/dvc.yaml:inputs"
 # Ignored by git, yet read by any test run: the interpreter, caches, git's own database.
 TOOLING = frozenset({".venv", ".git", ".pytest_cache", ".ruff_cache", ".mypy_cache", "__pycache__"})
 

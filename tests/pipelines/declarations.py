@@ -33,6 +33,8 @@ import tomllib
 from pretrainlab.config.schema import Study
 from tests.pipelines.import_closure import closure, module_file
 
+DVC_FILES = ("dvc.yaml", "inputs/dvc.yaml")  # the study's pipeline files: one DAG to DVC
+
 
 @dataclass(frozen=True)
 class DeclaredStage:
@@ -59,11 +61,13 @@ class DeclaredStage:
 
 
 def declared_stages(project: Path, params_file: Path, workdir: Path) -> list[DeclaredStage]:
-    """The stages of ``project/dvc.yaml`` as DVC resolves them against ``params_file`` (in ``workdir``)."""
+    """The stages of ``project``'s dvc.yaml files as DVC resolves them against ``params_file`` (in ``workdir``)."""
     from dvc.repo import Repo
 
-    workdir.mkdir(parents=True, exist_ok=True)
-    shutil.copy(project / "dvc.yaml", workdir / "dvc.yaml")
+    for dvc_file in DVC_FILES:
+        if (project / dvc_file).is_file():
+            (workdir / dvc_file).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(project / dvc_file, workdir / dvc_file)
     shutil.copy(params_file, workdir / "params.yaml")
     # A DVC repository without `Repo.init`, and with DVC's logger quiet: an earlier in-process `dvc`
     # command of the test session may have left DVC's handler on a stream pytest has since closed.

@@ -44,6 +44,26 @@ def test_select_takes_targets_and_their_upstream(project):
         graph.select(["cell@z"])
 
 
+def test_a_stage_of_a_second_dvc_yaml_is_in_the_graph_and_named_without_its_file(project, tmp_path):
+    """As the study's inputs stage (inputs/dvc.yaml): DVC's address, and selectable by its name."""
+    copy = tmp_path / "copy"
+    run(["cp", "-r", str(project), str(copy)], tmp_path)
+    (copy / "inputs").mkdir()
+    (copy / "inputs" / "dvc.yaml").write_text(
+        "stages:\n  listed:\n    wdir: ..\n    cmd: echo l > listed.txt\n    outs: [listed.txt]\n"
+    )
+    dvc_yaml = copy / "dvc.yaml"
+    dvc_yaml.write_text(
+        dvc_yaml.read_text().replace(
+            "    outs: [prepared.txt]", "    deps: [listed.txt]\n    outs: [prepared.txt]"
+        )
+    )
+    graph = read_graph(copy)
+    assert graph.order[:2] == ("inputs/dvc.yaml:listed", "prepare")
+    assert graph.named(["listed"]) == {"inputs/dvc.yaml:listed"}
+    assert graph.select(["cell@a"]) == ("inputs/dvc.yaml:listed", "prepare", "cell@a")
+
+
 def test_bad_repositories_are_user_errors(tmp_path, project):
     with pytest.raises(UserInputError, match="not a DVC repository"):
         read_graph(tmp_path)

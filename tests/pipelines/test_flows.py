@@ -69,15 +69,22 @@ def test_stage_flow_runs_targets_and_stale_upstream(tiny):
     assert "cell@a" in summary_rows("stage-summary")
 
 
-def test_commit_and_push_records_dvc_lock_and_fills_the_remote(tiny, tmp_path):
+def test_commit_and_push_records_every_dvc_lock_and_fills_the_remote(tiny, tmp_path):
+    """Both lock files, as in the study (dvc.lock and the inputs stage's inputs/dvc.lock)."""
     remote = tmp_path / "remote"
     run(["dvc", "remote", "add", "-d", "local", str(remote)], tiny)
     run(["git", "config", "user.name", "t"], tiny)
     run(["git", "config", "user.email", "t@t"], tiny)
+    (tiny / "inputs").mkdir()
+    (tiny / "inputs" / "dvc.yaml").write_text(
+        "stages:\n  listed:\n    wdir: ..\n    cmd: echo listed > listed.txt\n    outs: [listed.txt]\n"
+    )
+    run(["git", "add", "inputs/dvc.yaml"], tiny)
+    run(["git", "commit", "-qm", "a second pipeline file"], tiny)
     study.study_flow(repo=str(tiny), commit_and_push=True)
     assert run(["git", "log", "-1", "--format=%s"], tiny).stdout.strip() == COMMIT_MESSAGE
-    committed = run(["git", "show", "HEAD:dvc.lock"], tiny).stdout
-    assert committed == (tiny / "dvc.lock").read_text()
+    for lock in ("dvc.lock", "inputs/dvc.lock"):
+        assert run(["git", "show", f"HEAD:{lock}"], tiny).stdout == (tiny / lock).read_text(), lock
     assert any(path.is_file() for path in remote.rglob("*")), "dvc push stored nothing"
 
 

@@ -41,7 +41,12 @@ def study_stages(request, tmp_path_factory) -> tuple[Path, list[DeclaredStage]]:
     tmp = tmp_path_factory.mktemp("declared")
     params_file = with_replicates(ROOT / request.param, tmp / "params.yaml")
     stages = declared_stages(ROOT, params_file, tmp / "resolved")
-    assert {s.name.split("@")[0] for s in stages} >= {"corpus", "pretrain-replicate", "evaluate-replicate"}
+    assert {s.name.split("@")[0] for s in stages} >= {
+        "inputs",
+        "corpus",
+        "pretrain-replicate",
+        "evaluate-replicate",
+    }
     return params_file, stages
 
 

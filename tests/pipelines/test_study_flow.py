@@ -79,7 +79,11 @@ def comparable_lock(project) -> dict:
     def touches(path: str) -> bool:
         return any(t == path or t.startswith(path.rstrip("/") + "/") for t in timing)
 
-    stages = yaml.safe_load((project / "dvc.lock").read_text())["stages"]
+    stages = {  # keyed as the graph names them: the inputs stage's lock is inputs/dvc.lock
+        prefix + name: stage
+        for lock, prefix in (("dvc.lock", ""), ("inputs/dvc.lock", "inputs/dvc.yaml:"))
+        for name, stage in yaml.safe_load((project / lock).read_text())["stages"].items()
+    }
     comparable = {}
     for name, stage in stages.items():
         deps = {d["path"]: d.get("md5") for d in stage.get("deps", [])}

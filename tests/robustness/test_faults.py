@@ -36,7 +36,7 @@ from pretrainlab import atomic
 from pretrainlab.cli import app
 from pretrainlab.errors import NonFiniteResultError
 from pretrainlab.metrics_contract import CURVE_FIELDS
-from tests.checkout import _env, make_project, run
+from tests.checkout import INPUTS_STAGE, _env, make_project, run
 from tests.conftest import SMOKE
 from tests.full_disk import FullDisk
 
@@ -429,7 +429,7 @@ def test_a_stage_that_fails_under_dvc_leaves_its_outputs_recoverable_with_dvc_ch
 
 
 STAGE_OUTPUTS = {
-    "inputs": ("data/inputs",),
+    INPUTS_STAGE: ("data/inputs",),
     "corpus": ("data/corpus",),
     "tokenize": ("data/tokenizer", "data/tokens"),
     f"pretrain@{CELL}": (f"data/models/pretrain/{CELL}", f"metrics/pretrain/{CELL}.json", f"plots/pretrain/{CELL}.csv"),

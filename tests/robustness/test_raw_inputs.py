@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.checkout import make_project, run
+from tests.checkout import INPUTS_STAGE, make_project, run
 from tests.conftest import SMOKE
 
 DOCUMENT = '{"text": "document %d: a paragraph long enough for the filters to keep it in the corpus."}\n'
@@ -36,7 +36,7 @@ def project(tmp_path_factory) -> Path:
     root = make_project(tmp_path_factory.mktemp("inputs"), yaml.safe_dump(params, sort_keys=False))
     (root / "raw").mkdir()
     (root / "raw" / "a.jsonl").write_text("".join(DOCUMENT % i for i in range(200)))
-    assert _ran(run(["dvc", "repro", "corpus"], root).stdout) == {"inputs", "corpus"}
+    assert _ran(run(["dvc", "repro", "corpus"], root).stdout) == {INPUTS_STAGE, "corpus"}
     return root
 
 
@@ -45,7 +45,7 @@ def test_untouched_raw_inputs_rerun_nothing_downstream(project):
     manifest = project / "data" / "inputs" / "corpus.json"
     before = manifest.read_bytes()
     assert json.loads(before)["corpus.sources[0]"][0]["path"] == "raw/a.jsonl"
-    assert _ran(run(["dvc", "repro", "corpus"], project).stdout) == {"inputs"}
+    assert _ran(run(["dvc", "repro", "corpus"], project).stdout) == {INPUTS_STAGE}
     assert manifest.read_bytes() == before
     assert "corpus" not in _stale(project)
 
@@ -54,9 +54,9 @@ def test_untouched_raw_inputs_rerun_nothing_downstream(project):
 def test_an_edited_raw_input_makes_the_corpus_stale(project):
     with (project / "raw" / "a.jsonl").open("a") as handle:
         handle.write(DOCUMENT % 999)
-    run(["dvc", "repro", "inputs"], project)
+    run(["dvc", "repro", INPUTS_STAGE], project)
     assert "corpus" in _stale(project)
-    assert _ran(run(["dvc", "repro", "corpus"], project).stdout) == {"inputs", "corpus"}
+    assert _ran(run(["dvc", "repro", "corpus"], project).stdout) == {INPUTS_STAGE, "corpus"}
     assert "corpus" not in _stale(project)
 
 
