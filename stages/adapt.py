@@ -21,6 +21,7 @@ from pretrainlab.evaluation.prompt_formats import prompt_format_name
 from pretrainlab.tokenization.encode import encode_corpus
 from pretrainlab.tokenization.load import load_tokenizer
 from pretrainlab.tokenization.token_stream import TokenStream
+from pretrainlab.tracking.run import TrackedRun
 from pretrainlab.training.batches import cell_batches
 from pretrainlab.training.cell import CellOutputs, ModelCard, source_model
 from pretrainlab.training.job import FrozenWarmup, TrainingJob, run_job
@@ -121,8 +122,9 @@ def main(study: Study, cell: str | None) -> None:
         raise UserInputError(
             f"adapt: no adaptation named {cell!r} (defined: {', '.join(study.adapt) or 'none'})"
         )
-    params = Params(**read(study, study_keys(study, cell)))
-    run_job(prepare(cell, params), study.resources)
+    keys = study_keys(study, cell)
+    params = Params(**read(study, keys))
+    run_job(prepare(cell, params), study.resources, TrackedRun.of(study, params, keys))
 
 
 def study_keys(study: Study, cell: str | None) -> dict[str, str]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 from pretrainlab import paths
+from pretrainlab.config.fingerprint import fingerprint
 from pretrainlab.config.keys import read
 from pretrainlab.config.schema import EvaluateConfig, LmEvalConfig, Strict, Study, SynthworldSource
 from pretrainlab.errors import UserInputError
@@ -28,6 +29,7 @@ from pretrainlab.evaluation.prompt_formats import card_prompt_format
 from pretrainlab.evaluation.suite import Evaluation, evaluate_model
 from pretrainlab.metrics_contract import EvaluationMetrics, TrainingMetrics, read_metrics
 from pretrainlab.tokenization.load import load_tokenizer
+from pretrainlab.tracking.run import TrackedRun
 from pretrainlab.training.cell import read_card
 from pretrainlab.training.device import resolve_runtime
 from pretrainlab.training.snapshots import published_snapshots
@@ -54,7 +56,7 @@ class Params(Strict):
         return EvaluateConfig(models={}, **self.model_dump(exclude={"world", "seq_len"}))
 
 
-def run(name: str, kind: str, params: Params, device: str) -> None:
+def run(name: str, kind: str, params: Params, device: str, tracked: TrackedRun | None = None) -> None:
     model_dir = paths.model_dir(kind, name)
     if not (model_dir / "config.json").is_file():
         raise UserInputError(f"{model_dir}: model not found (run `dvc repro {kind}@{name}` first)")
@@ -127,6 +129,13 @@ def run(name: str, kind: str, params: Params, device: str) -> None:
         curve,
         curve_item_table(name, points, tables),
     )
+    if tracked is not None:  # after publishing: a tracker never holds the results back
+        with tracked.start("evaluate", name, fingerprint(params, card)) as tracker:
+            for point in points:  # each evaluated model at the training step it was taken
+                tracker.log_metrics(
+                    point.step, point.model_dump(exclude={"step", "snapshot", "eval_at_tokens"})
+                )
+            tracker.log_summary(record.as_json())
 
 
 def _path(value: str | None) -> Path | None:
@@ -159,7 +168,9 @@ def main(study: Study, cell: str | None, seed: int | None = None) -> None:
                 f"(defined: {', '.join(study.pretrain.cells)})"
             )
         kind, name = "pretrain", replicate_name(str(cell), seed)
-    values = read(study, study_keys(study, cell, seed))
+    keys = study_keys(study, cell, seed)
+    values = read(study, keys)
     worlds = [s for s in values["world"] if isinstance(s, SynthworldSource)]
     values["world"] = worlds[0] if worlds else SynthworldSource(kind="synthworld")
-    run(name, kind, Params(**values), study.resources.device)
+    params = Params(**values)
+    run(name, kind, params, study.resources.device, TrackedRun.of(study, params, keys))

@@ -32,6 +32,7 @@ from pretrainlab.finetuning.steps import mixture_training
 from pretrainlab.inputs import MANIFESTS
 from pretrainlab.models.load import load_pretrained
 from pretrainlab.tokenization.load import load_tokenizer
+from pretrainlab.tracking.run import TrackedRun
 from pretrainlab.training.cell import CellOutputs, ModelCard, source_model
 from pretrainlab.training.job import TrainingJob, run_job
 from pretrainlab.training.snapshots import snapshot_points
@@ -167,7 +168,8 @@ def main(study: Study, cell: str | None) -> None:
         raise UserInputError(
             f"finetune: no finetuning named {cell!r} (defined: {', '.join(study.finetune) or 'none'})"
         )
-    values = read(study, study_keys(study, cell))
+    keys = study_keys(study, cell)
+    values = read(study, keys)
     worlds = [s for s in values["world"] if isinstance(s, SynthworldSource)]
     if study.finetune[cell].uses_synthworld and not worlds:
         raise UserInputError(
@@ -176,10 +178,8 @@ def main(study: Study, cell: str | None) -> None:
         )
     final, folder = mixture_folders(cell)
     try:
-        run_job(
-            prepare(cell, Params(**{**values, "world": worlds[0] if worlds else None}), folder),
-            study.resources,
-        )
+        params = Params(**{**values, "world": worlds[0] if worlds else None})
+        run_job(prepare(cell, params, folder), study.resources, TrackedRun.of(study, params, keys))
         if os.environ.get("RANK", "0") == "0":
             shutil.rmtree(final, ignore_errors=True)
             folder.rename(final)

@@ -19,6 +19,7 @@ from pretrainlab.evaluation.prompt_formats import prompt_format_name
 from pretrainlab.models.build import build_model
 from pretrainlab.tokenization.load import load_tokenizer
 from pretrainlab.tokenization.token_stream import TokenStream
+from pretrainlab.tracking.run import TrackedRun
 from pretrainlab.training.batches import cell_batches
 from pretrainlab.training.cell import CellOutputs, ModelCard
 from pretrainlab.training.device import attention_backend, resolve_runtime
@@ -111,7 +112,8 @@ def main(study: Study, cell: str | None, seed: int | None = None) -> None:
         raise UserInputError(
             f"pretrain.cells: no cell named {cell!r} (defined: {', '.join(study.pretrain.cells)})"
         )
-    values = read(study, study_keys(study, cell, seed))
+    keys = study_keys(study, cell, seed)
+    values = read(study, keys)
     params = Params(**values) if seed is None else Params(**values, seed=seed)
     name = cell if seed is None else replicate_name(cell, seed)
-    run_job(prepare(name, params, study.resources), study.resources)
+    run_job(prepare(name, params, study.resources), study.resources, TrackedRun.of(study, params, keys))

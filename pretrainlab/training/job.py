@@ -22,6 +22,8 @@ from pretrainlab import paths
 from pretrainlab.config.schema import OptimizerConfig, ResourcesConfig
 from pretrainlab.errors import UserInputError
 from pretrainlab.models.layout import ModelBatch
+from pretrainlab.tracking.run import TrackedRun
+from pretrainlab.tracking.tracker import Tracker
 from pretrainlab.training import distributed
 from pretrainlab.training.cell import CellOutputs, ModelCard, cell_metrics, publish
 from pretrainlab.training.checkpoint import Checkpointer
@@ -82,8 +84,11 @@ def curve_strides(steps: int) -> tuple[int, int]:
     return max(1, steps // 10), max(1, steps // 200)
 
 
-def run_job(job: TrainingJob, resources: ResourcesConfig) -> dict[str, Any]:
-    """Train ``job`` (resuming a matching checkpoint) and publish its outputs; returns its metrics."""
+def run_job(
+    job: TrainingJob, resources: ResourcesConfig, tracked: TrackedRun | None = None
+) -> dict[str, Any]:
+    """Train ``job`` (resuming a matching checkpoint) and publish its outputs; returns its metrics.
+    ``tracked``: the study's experiment trackers and the stage's params, which rank 0 logs to."""
     world = World.from_env(distributed.parallelism_of(resources))
     if job.plan.batch_size < world.world_size:
         key, value = job.batch_keys[0]
@@ -100,32 +105,41 @@ def run_job(job: TrainingJob, resources: ResourcesConfig) -> dict[str, Any]:
         card["eval_at"] = [point.eval_at_tokens for point in job.eval_at]
     snapshots = SnapshotWriter(job.outputs.checkpoints / SNAPSHOTS, job.eval_at, card, job.tokenizer_dir)
     _log_start(job.plan, runtime, world)
-    try:
-        if job.warmup is not None and checkpointer.latest() is None:
-            warm_up(job, job.warmup, runtime, resources, world)
-        trainer = main_phase(job, runtime, resources, world, checkpointer, snapshots if job.eval_at else None)
-        result = trainer.fit()
-    except OutOfMemory as error:
-        raise UserInputError(out_of_memory_message(error, job.batch_keys)) from None
-    except CompileFailed as error:
-        raise UserInputError(f"resources.compile: {error}; set resources.compile: false") from error
-    metrics = cell_metrics(job.plan, result, str(runtime.device), world.world_size)
-    # FSDP holds shards: gather the full weights (every rank takes part) for rank 0 to save
-    sharded = world.parallelism == "fsdp" and world.distributed
-    full_state = distributed.full_model_state(trainer.model) if sharded else None
-    if world.is_main:
-        publish(
-            distributed.unwrap(trainer.model),
-            metrics,
-            result.history,
-            job.outputs,
-            tokenizer_dir=job.tokenizer_dir,
-            card=card,
-            checkpointer=checkpointer,
-            full_state=full_state,
-            snapshots=snapshots.folders(),
-        )
-    distributed.barrier(world)
+    # rank 0 logs to the study's trackers (none: a tracker that does nothing)
+    tracker = (
+        tracked.start(job.card.kind, job.card.name, job.fingerprint)
+        if tracked and world.is_main
+        else Tracker()
+    )
+    with tracker:  # ended (failed, if the job raises) before the stage exits
+        try:
+            if job.warmup is not None and checkpointer.latest() is None:
+                warm_up(job, job.warmup, runtime, resources, world)
+            snapshotting = snapshots if job.eval_at else None
+            trainer = main_phase(job, runtime, resources, world, checkpointer, snapshotting, tracker)
+            result = trainer.fit()
+        except OutOfMemory as error:
+            raise UserInputError(out_of_memory_message(error, job.batch_keys)) from None
+        except CompileFailed as error:
+            raise UserInputError(f"resources.compile: {error}; set resources.compile: false") from error
+        metrics = cell_metrics(job.plan, result, str(runtime.device), world.world_size)
+        # FSDP holds shards: gather the full weights (every rank takes part) for rank 0 to save
+        sharded = world.parallelism == "fsdp" and world.distributed
+        full_state = distributed.full_model_state(trainer.model) if sharded else None
+        if world.is_main:
+            publish(
+                distributed.unwrap(trainer.model),
+                metrics,
+                result.history,
+                job.outputs,
+                tokenizer_dir=job.tokenizer_dir,
+                card=card,
+                checkpointer=checkpointer,
+                full_state=full_state,
+                snapshots=snapshots.folders(),
+            )
+            tracker.log_summary(metrics.as_json())
+        distributed.barrier(world)
     return metrics.as_json()
 
 
@@ -162,6 +176,7 @@ def main_phase(
     world: World,
     checkpointer: Checkpointer,
     snapshots: SnapshotWriter | None = None,
+    tracker: Tracker | None = None,
 ) -> Trainer:
     """The trainer of the main phase: ``plan.steps`` steps of the whole model, checkpointed (and
     snapshotted at the job's ``eval_at`` points)."""
@@ -180,7 +195,7 @@ def main_phase(
     )
     batches = job.batches.shard(world.rank, world.world_size) if world.distributed else job.batches
     return Trainer(
-        job.model, config, runtime, batches, lambda: job.val_batches, checkpointer, world, snapshots
+        job.model, config, runtime, batches, lambda: job.val_batches, checkpointer, world, snapshots, tracker
     )
 
 

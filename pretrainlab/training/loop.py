@@ -34,6 +34,7 @@ from pretrainlab.training.mfu import model_flops_utilization
 from pretrainlab.training.schedule import lr_multiplier
 
 if TYPE_CHECKING:
+    from pretrainlab.tracking.tracker import Tracker
     from pretrainlab.training.snapshots import SnapshotWriter
 
 log = logging.getLogger(__name__)
@@ -130,6 +131,7 @@ class Trainer:
         checkpointer: Checkpointer | None = None,
         world: World | None = None,
         snapshots: SnapshotWriter | None = None,
+        tracker: Tracker | None = None,
     ):
         self.config = config
         self.runtime = runtime
@@ -139,6 +141,7 @@ class Trainer:
         self.val_batches = val_batches
         self.checkpointer = checkpointer
         self.snapshots = snapshots  # the model at declared steps (eval_at), before that step's checkpoint
+        self.tracker = tracker  # experiment trackers (rank 0): the curve's rows and the logged speed
         self.optimizer = build_optimizer(self.model, config.optimizer, runtime.device)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda step: lr_multiplier(step, config.steps, config.optimizer)
@@ -268,10 +271,14 @@ class Trainer:
                         row["val_loss"] = self.validate()  # type: ignore[index]
                 if row is not None:
                     result.history.append(row)
+                tracked = {k: v for k, v in (row or {}).items() if k != "step"}
                 if done % cfg.log_interval == 0 or done == cfg.steps:
                     result.mfu = self._mfu(done, result)
                     self._log(done, recent, result)
                     recent = []
+                    tracked.update(tokens_per_second=result.tokens_per_second, mfu=result.mfu)
+                if self.tracker is not None and tracked:
+                    self.tracker.log_metrics(done, tracked)  # queued: the trackers work on their own thread
                 progress.update(task, completed=done, loss=loss)
                 if self.snapshots is not None and done in self.snapshots.steps:
                     self._snapshot(done)
