@@ -1,6 +1,6 @@
 """MLflow (``mlflow-skinny``, the client): one run named ``<stage>@<name>`` in the experiment named by
 ``tracking.mlflow.experiment`` or the group, with the config as params and tags (the git commit in
-MLflow's own tag), step metrics, and the results logged at the last step. A server that does not
+MLflow's own tag), step metrics, and the other results logged at the last step. A server that does not
 answer within seconds fails the run's start (one warning), instead of retrying for minutes."""
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ class MlflowSink:
         self.client: Any = None
         self.run_id = ""
         self.step = 0
+        self.stepped: set[str] = set()  # metrics with a history: their last point is their result
 
     def start(self, run_name: str, group: str, config: Mapping[str, Any]) -> None:
         for key, value in HTTP_SETTINGS.items():  # the user's own settings win
@@ -49,9 +50,12 @@ class MlflowSink:
         now = int(time.time() * 1000)
         self.client.log_batch(self.run_id, metrics=[Metric(k, v, now, step) for k, v in metrics.items()])
         self.step = step
+        self.stepped.update(metrics)
 
     def log_summary(self, metrics: Mapping[str, float]) -> None:
-        self.log_metrics(self.step, metrics)
+        """The results MLflow has no history of yet, at the last step (a loss's is its last point)."""
+        if new := {key: value for key, value in metrics.items() if key not in self.stepped}:
+            self.log_metrics(self.step, new)
 
     def finish(self, ok: bool = True) -> None:
         if self.run_id:
