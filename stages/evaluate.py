@@ -24,7 +24,7 @@ from pretrainlab.evaluation.learning_curve import (
     publish_with_curve,
 )
 from pretrainlab.evaluation.lm_eval_bridge import BACKENDS as LM_EVAL_ARCHS
-from pretrainlab.evaluation.lm_eval_bridge import check_lm_eval, evaluate_lm_eval
+from pretrainlab.evaluation.lm_eval_bridge import check_lm_eval, evaluate_lm_eval, load_tasks
 from pretrainlab.evaluation.prompt_formats import card_prompt_format
 from pretrainlab.evaluation.suite import Evaluation, evaluate_model
 from pretrainlab.metrics_contract import EvaluationMetrics, TrainingMetrics, read_metrics
@@ -64,8 +64,16 @@ def run(name: str, kind: str, params: Params, device: str, tracked: TrackedRun |
     fmt = card_prompt_format(model_dir, card)  # a card without it: exit 2 before any work
     lm_eval = params.evaluate.lm_eval
     use_lm_eval = lm_eval is not None and card["arch"] in LM_EVAL_ARCHS  # a BERT-style encoder is skipped
-    if use_lm_eval:  # bad lm-eval input: exit 2 before minutes of evaluation and before any write
+    lm_eval_tasks = None
+    if use_lm_eval:  # bad lm-eval input or a missing dataset: exit 2 before minutes of evaluation, no write
         check_lm_eval(lm_eval.tasks, _path(lm_eval.include_path), arch=card["arch"])
+        lm_eval_tasks = load_tasks(
+            lm_eval.tasks,
+            _path(lm_eval.include_path),
+            arch=card["arch"],
+            format_name=fmt,
+            dataset_paths=lm_eval.dataset_paths,
+        )
     rerun = f"rerun `dvc repro {kind}@{name}`"
     snapshots = published_snapshots(model_dir)
     kept = {s.point.eval_at_tokens for s in snapshots}
@@ -107,6 +115,7 @@ def run(name: str, kind: str, params: Params, device: str, tracked: TrackedRun |
             include_path=_path(lm_eval.include_path),
             limit=lm_eval.limit,
             dataset_paths=lm_eval.dataset_paths,
+            loaded=lm_eval_tasks,
             device=resolve_runtime(device, "fp32").device,
         )
         if suites:  # t0_eval / eai_eval: per dataset, median and mean over its templates

@@ -343,6 +343,7 @@ def evaluate_lm_eval(
     include_path: Path | None = None,
     limit: int | None = None,
     dataset_paths: Mapping[str, str] | None = None,
+    loaded: dict | None = None,
     batch_size: int = 16,
     device: str | torch.device = "cpu",
 ) -> tuple[dict[str, dict[str, float | int | None]], dict[str, SuiteResult]]:
@@ -352,12 +353,17 @@ def evaluate_lm_eval(
 
     Tasks are resolved, the model card's prompt format read and the tasks' data loaded before the
     model: a bad name, path, card or dataset raises :class:`UserInputError` before anything is
-    computed. ``batch_size`` and ``device`` are operational.
+    computed. ``loaded``: the :func:`load_tasks` of these arguments, made earlier (the evaluate stage
+    loads the datasets before its own evaluation, so a missing one stops it before minutes of work).
+    ``batch_size`` and ``device`` are operational.
     """
     check_lm_eval(tasks, include_path, arch=arch)
     _, _, skipped = resolve_tasks(tasks, include_path)
-    format_name = card_prompt_format(Path(model_dir))
-    loaded = load_tasks(tasks, include_path, arch=arch, format_name=format_name, dataset_paths=dataset_paths)
+    if loaded is None:
+        format_name = card_prompt_format(Path(model_dir))
+        loaded = load_tasks(
+            tasks, include_path, arch=arch, format_name=format_name, dataset_paths=dataset_paths
+        )
     lm = build_lm(Path(model_dir), arch=arch, batch_size=batch_size, device=device)
     raw = evaluate_tasks(lm, loaded, limit=limit, log_samples=True)
     summary = summarise(raw)

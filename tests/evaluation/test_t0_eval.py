@@ -186,6 +186,36 @@ def test_missing_dataset_is_one_line_naming_it_and_what_to_download():
     assert "evaluate.lm_eval.dataset_paths" in message
 
 
+def test_evaluate_stage_stops_on_a_missing_dataset_before_any_work(tmp_path, monkeypatch):
+    """`pretrainlab stage evaluate` with t0_eval and no datasets: exit 2, one line, nothing written."""
+    import shutil
+
+    import yaml
+    from typer.testing import CliRunner
+
+    from pretrainlab.cli import app
+    from pretrainlab.corpus.synthworld import generate_documents
+    from tests.conftest import SMOKE
+    from tests.tiny_pretrained import save_tiny_cd_flm
+    from tests.tiny_tokenizer import tiny_tokenizer
+
+    project = tmp_path / "project"
+    tokenizer, specials = tiny_tokenizer(list(generate_documents(entities=20, documents=40, seed=0)))
+    tokenizer.save_pretrained(project / "data" / "tokenizer")
+    save_tiny_cd_flm(project, project / "data" / "tokenizer", specials)
+    shutil.copytree(TASKS, project / "lm_eval_tasks")
+    params = yaml.safe_load(SMOKE.read_text())
+    params["evaluate"]["lm_eval"] = {"tasks": [T0_EVAL], "include_path": "lm_eval_tasks"}
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.chdir(project)
+    before = sorted(str(p.relative_to(project)) for p in project.rglob("*"))
+    result = CliRunner().invoke(app, ["stage", "evaluate", "--cell", "cd-flm"])
+    assert result.exit_code == 2, f"{result.output}\n{result.exception!r}"
+    line = result.output.strip()
+    assert "\n" not in line and "needs dataset" in line and "evaluate.lm_eval.dataset_paths" in line
+    assert sorted(str(p.relative_to(project)) for p in project.rglob("*")) == before
+
+
 def test_dataset_paths_folder_without_the_scored_split_names_the_key(tmp_path):
     (tmp_path / "train.jsonl").write_text(json.dumps(_rows("cb", 0)) + "\n")
     with pytest.raises(
