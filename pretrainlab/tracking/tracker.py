@@ -45,7 +45,7 @@ class Tracker:
             return
         self._queue("start", run_name, group, dict(config))
         if not self._started.wait(timeout):
-            log.warning("tracking: still starting after %.0f s; the stage goes on meanwhile", timeout)
+            log.warning("tracking: still starting after %g s; the stage goes on meanwhile", timeout)
 
     def log_metrics(self, step: int, metrics: Mapping[str, Any]) -> None:
         """The finite numbers of ``metrics`` at ``step`` (None and NaN left out)."""
@@ -67,7 +67,7 @@ class Tracker:
         if self._thread.is_alive():
             names = ", ".join(sink.name for sink in self._sinks)
             log.warning(
-                "tracking: %s did not finish within %.0f s; its run may be incomplete", names, timeout
+                "tracking: %s did not finish within %g s; its run may be incomplete", names, timeout
             )
         self._thread = None
 
