@@ -2,7 +2,7 @@
 
 Each of T0's 11 held-out datasets gets two dozen rows with the hub's columns, written by the test, and
 ``dataset_paths`` points the tasks' hub names at them, as on a cluster with the datasets on a shared
-filesystem. Models are tiny random ones (CD through lm-eval's HF backend, ND through ours).
+filesystem. Models are tiny random ones (CD and ED through lm-eval's HF backends, ND through ours).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from tests.conftest import ROOT
 TASKS = ROOT / "lm_eval_tasks"
 ROWS = 24
 LIMIT = 6  # items per template: the suite's arithmetic, not its accuracy, is under test
+ARCHS = ("causal_decoder", "noncausal_decoder", "encoder_decoder")  # HF causal, ours, HF seq2seq
 NAMES = ["Ana", "Bram", "Corin", "Dara", "Eli", "Fenna"]
 PLACES = ["Kelso", "Varn", "Dunmere", "Ostrava Bay"]
 
@@ -125,7 +126,7 @@ def model_dirs(tmp_path_factory) -> dict[str, Path]:
     tokenizer, specials = tiny_tokenizer(list(generate_documents(entities=40, documents=120, seed=0)))
     root = tmp_path_factory.mktemp("t0_models")
     dirs = {}
-    for arch in ("causal_decoder", "noncausal_decoder"):
+    for arch in ARCHS:
         dirs[arch] = root / arch
         size = ModelSize(d_model=32, n_layers=2, n_heads=2, d_ff=64)
         build_model(arch, size, specials, seq_len=128, seed=0).save_pretrained(dirs[arch])
@@ -141,7 +142,7 @@ def model_dirs(tmp_path_factory) -> dict[str, Path]:
     return dirs
 
 
-@pytest.mark.parametrize("arch", ["causal_decoder", "noncausal_decoder"])
+@pytest.mark.parametrize("arch", ARCHS)
 def test_t0_eval_reports_median_and_mean_over_templates(model_dirs, dataset_paths, arch):
     summary, suites = evaluate_lm_eval(
         model_dirs[arch], arch=arch, tasks=[T0_EVAL], include_path=TASKS, limit=LIMIT,
@@ -158,6 +159,7 @@ def test_t0_eval_reports_median_and_mean_over_templates(model_dirs, dataset_path
             assert template.n == summary[task]["n"] == LIMIT
             assert len(template.correct) == LIMIT and set(template.correct) <= {0, 1}
             assert statistics.fmean(template.correct) == pytest.approx(template.accuracy)  # pairable items
+    assert any(d.median != pytest.approx(d.mean) for d in t0.datasets.values())  # median is no mean here
     assert t0.average == pytest.approx(statistics.fmean(d.median for d in t0.datasets.values()))
     assert set(summary) == {task for d in t0.datasets.values() for task in d.templates}
     assert SuiteResult.model_validate(json.loads(json.dumps(t0.as_json()))) == t0  # JSON round trip
