@@ -49,7 +49,9 @@ import functools
 import importlib
 import logging
 import math
+import os
 import random
+import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -73,6 +75,7 @@ log = logging.getLogger(__name__)
 INSTALL_HINT = "pip install 'pretrainlab[eval]'"
 KEY = "evaluate.lm_eval"  # the params key path errors name
 DEFAULT_RANDOM_SEED, DEFAULT_OTHER_SEED = 0, 1234  # lm_eval.defaults (simple_evaluate's seeds)
+DATA_PACKAGES = ("datasets", "huggingface_hub", "fsspec")  # where a dataset that cannot be read fails
 
 
 def backend(spec: ArchitectureSpec) -> str | None:
@@ -201,6 +204,15 @@ def _specs(manager, names: Sequence[str], dataset_paths: Mapping[str, str]):
         yield redirected(config, dataset_paths) or name, config, name
 
 
+def _raised_loading_data(error: BaseException) -> bool:
+    """Whether ``error`` came from ``datasets`` / ``huggingface_hub`` (a dataset that could not be read),
+    not from the task's own config or code."""
+    frames = traceback.extract_tb(error.__traceback__)
+    return any(
+        f"{os.sep}{package}{os.sep}" in frame.filename for frame in frames for package in DATA_PACKAGES
+    )
+
+
 def load_tasks(
     tasks: Sequence[str],
     include_path: Path | None,
@@ -218,7 +230,7 @@ def load_tasks(
         try:
             part = manager.load([spec])
         except Exception as error:  # datasets raises many types: missing file, offline, bad config
-            if config is not None:
+            if config is not None and _raised_loading_data(error):
                 raise missing_dataset(name, config, error) from error
             reason = " ".join(str(error).split())[:300]
             raise UserInputError(
