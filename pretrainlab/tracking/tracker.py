@@ -1,6 +1,7 @@
 """One run's trackers behind one object: the step loop only queues a call; a background thread makes it
-on every sink, so a slow or unreachable tracker never slows the loop. A sink that raises warns once
-(one line naming it) and gets no further calls; the stage never fails for it.
+on every sink, so a slow or unreachable tracker never slows the loop (only ``start``, before the first
+step, and ``finish``, after the outputs, wait for the sinks, each for a bounded time). A sink that
+raises warns once (one line naming it) and gets no further calls; the stage never fails for it.
 
 >>> with Tracker([]) as tracker:   # no sinks: every call is a no-op, no thread
 ...     tracker.log_metrics(1, {"train_loss": 2.0})
@@ -66,9 +67,7 @@ class Tracker:
         self._thread.join(timeout)
         if self._thread.is_alive():
             names = ", ".join(sink.name for sink in self._sinks)
-            log.warning(
-                "tracking: %s did not finish within %g s; its run may be incomplete", names, timeout
-            )
+            log.warning("tracking: %s did not finish within %g s; its run may be incomplete", names, timeout)
         self._thread = None
 
     def __enter__(self) -> Tracker:
