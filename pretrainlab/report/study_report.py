@@ -344,7 +344,9 @@ def build_report(
         "",
         *table8_markdown(rows, held_out, marks, pooled),
         "",
-        *suites_section(rows, evaluations),
+        *suites_section(
+            rows, evaluations, {n.name: n.budget for n in graph.values() if n.stage == "pretrain"}
+        ),
         "## What this shows",
         "",
         "**The paper's three orderings** (Wang et al. 2022):",

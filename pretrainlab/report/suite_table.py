@@ -5,23 +5,27 @@
   it: per dataset the median accuracy over its prompt templates, averaged over the datasets; the paper's
   Table 8 beside it (EAI-Eval / T0-Eval).
 * **Per dataset**: median (mean) over templates, per model.
-* **Paired comparisons.** Every template keeps its per-item correctness, so models scored on the same
-  documents are compared item by item with the report's paired bootstrap
-  (:class:`~pretrainlab.evaluation.paired.ItemBootstrap`, Holm over the comparisons of one suite). A
-  median is no mean over items, so the paired statistic is the *mean* over templates (an item's score is
-  the fraction of its templates answered right), averaged over datasets. Models whose items differ
+* **Paired comparisons and the paper's orderings.** Every template keeps its per-item correctness, so
+  models scored on the same documents are compared item by item with the report's paired bootstrap
+  (:class:`~pretrainlab.report.comparisons.StudyComparisons`), and orderings (a) and (b) are decided on
+  each suite by the synthworld section's own code (:mod:`pretrainlab.report.orderings`). A median is no
+  mean over items, so the paired statistic is the *mean* over templates (an item's score is the
+  fraction of its templates answered right), averaged over datasets. Models whose items differ
   (another ``limit``, another set of datasets) are not paired: the section says so.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 
-from pretrainlab.evaluation.paired import ItemBootstrap, decide
+from pretrainlab.evaluation.paired import decide
 from pretrainlab.metrics_contract import EvaluationMetrics, SuiteResult
+from pretrainlab.report.comparisons import StudyComparisons, TaskInfo
 from pretrainlab.report.markdown import markdown_table
+from pretrainlab.report.orderings import mtf_ordering, pretraining_ordering
 from pretrainlab.report.table8 import PAPER_RANDOM, PAPER_TABLE8, Table8Row
 
 SUITE_TITLES = {"t0_eval": "T0-Eval", "eai_eval": "EAI-Eval"}
@@ -97,42 +101,77 @@ def _datasets(suite: str, ran: Mapping[str, SuiteResult]) -> list[str]:
     return lines
 
 
-def _paired(suite: str, ran: Mapping[str, SuiteResult], samples: int, seed: int) -> list[str]:
-    title = SUITE_TITLES[suite]
-    if len(ran) < 2:
-        return []
+def suite_comparisons(ran: Mapping[str, SuiteResult], *, samples: int, seed: int) -> StudyComparisons | None:
+    """The report's paired comparisons on a suite: each dataset a held-out "task" whose item score is the
+    fraction of its templates answered right; None when the models were not scored on the same items."""
     scores = {model: item_scores(result) for model, result in ran.items()}
     shapes = {
         model: None if s is None else tuple(sorted((d, len(v)) for d, v in s.items()))
         for model, s in scores.items()
     }
-    if None in shapes.values() or len(set(shapes.values())) != 1:
+    if not scores or None in shapes.values() or len(set(shapes.values())) != 1:
+        return None
+    datasets = next(iter(scores.values()))
+    return StudyComparisons(
+        {m: {d: v[None, :] for d, v in s.items()} for m, s in scores.items()},
+        None,  # no chance pseudo-model: the suites keep no per-item choice counts
+        {d: TaskInfo(cluster=d, held_out=True) for d in datasets},
+        samples=samples,
+        seed=seed,
+    )
+
+
+def _paired(
+    suite: str,
+    ran: Mapping[str, SuiteResult],
+    rows: list[Table8Row],
+    budgets: Mapping[str, str] | None,
+    samples: int,
+    seed: int,
+) -> list[str]:
+    title = SUITE_TITLES[suite]
+    if len(ran) < 2:
+        return []
+    comparisons = suite_comparisons(ran, samples=samples, seed=seed)
+    if comparisons is None:
         return [
             f"{title} comparisons are **unpaired**: the models were not scored on the same items (another "
-            "`evaluate.lm_eval.limit` or another set of datasets), so no paired test is made; compare the "
-            "numbers above with that in mind.",
+            "`evaluate.lm_eval.limit` or another set of datasets), so no paired test is made and the "
+            "paper's orderings are not tested on it; compare the numbers above with that in mind.",
         ]
-    boot = ItemBootstrap(
-        {m: {d: v[None, :] for d, v in s.items()} for m, s in scores.items()}, samples=samples, seed=seed
-    )
-    datasets = list(boot.tasks)
-    leader = max(boot.models, key=lambda m: boot.accuracy(m, datasets))
-    others = [m for m in boot.models if m != leader]
-    decisions = decide([boot.difference(leader, m, datasets) for m in others])
+    datasets = comparisons.held(True)
+    leader = max(comparisons.models, key=lambda m: comparisons.accuracy(m, datasets))
+    others = [m for m in comparisons.models if m != leader]
+    decisions = decide([comparisons.difference(leader, m, datasets) for m in others])
     body = [
         [
             f"`{m}`",
-            f"{100 * boot.accuracy(m, datasets):.1f}",
+            f"{100 * comparisons.accuracy(m, datasets):.1f}",
             f"{100 * d.estimate:+.1f} [{100 * d.low:+.1f}, {100 * d.high:+.1f}]",
             "yes" if d.sign > 0 else "no",
         ]
         for m, d in zip(others, decisions, strict=True)
     ]
+    ran_rows = [  # a model the harness did not score (a BERT-style encoder) is not compared
+        replace(
+            row,
+            pretrained=row.pretrained if row.model.name in ran else None,
+            mtf=row.mtf if row.mtf_model in ran else None,
+        )
+        for row in rows
+    ]
     return [
-        f"{title}, paired (the same items for every model): mean over templates, averaged over datasets; "
-        f"`{leader}` leads with {100 * boot.accuracy(leader, datasets):.1f}. Differences are the leader minus "
-        "each model, with the interval at its Holm step's level (bootstrap over items, "
-        f"{samples} replicates).",
+        f"{title}, paired (the same items for every model): mean over templates, averaged over datasets "
+        "(a median is no mean over items, so the paired statistic is the mean); bootstrap over items, "
+        f"{samples} replicates.",
+        "",
+        f"**The paper's orderings on {title}:**",
+        "",
+        pretraining_ordering(ran_rows, comparisons, budgets).markdown(),
+        mtf_ordering(ran_rows, comparisons).markdown(),
+        "",
+        f"`{leader}` leads; differences are the leader minus each model, with the interval at its Holm "
+        "step's level.",
         "",
         *markdown_table(
             ["Model", "Mean over templates", f"`{leader}` − model", "Leader significantly ahead"], body
@@ -141,9 +180,15 @@ def _paired(suite: str, ran: Mapping[str, SuiteResult], samples: int, seed: int)
 
 
 def suites_section(
-    rows: list[Table8Row], evaluations: Mapping[str, EvaluationMetrics], *, samples: int = 2000, seed: int = 0
+    rows: list[Table8Row],
+    evaluations: Mapping[str, EvaluationMetrics],
+    budgets: Mapping[str, str] | None = None,
+    *,
+    samples: int = 2000,
+    seed: int = 0,
 ) -> list[str]:
-    """The report's T0-Eval / EAI-Eval section; empty when no model ran a suite."""
+    """The report's T0-Eval / EAI-Eval section; empty when no model ran a suite. ``budgets`` (pretrain
+    cell -> declared budget) keeps ordering (a) token-matched, as in the synthworld orderings."""
     suites = [s for s in SUITE_TITLES if any(_suite(evaluations, m, s) for m in evaluations)]
     if not suites:
         return []
@@ -166,6 +211,6 @@ def suites_section(
             *_datasets(suite, ran),
             "",
         ]
-        if paired := _paired(suite, ran, samples, seed):
+        if paired := _paired(suite, ran, rows, budgets, samples, seed):
             lines += [*paired, ""]
     return lines
