@@ -23,6 +23,8 @@ class WandbSink:
 
     def start(self, run_name: str, group: str, config: Mapping[str, Any]) -> None:
         os.environ.setdefault("WANDB_SILENT", "true")
+        if self.options.mode == "offline":  # nothing leaves the machine, W&B's crash reports neither
+            os.environ.setdefault("WANDB_ERROR_REPORTING", "false")
         import wandb
 
         os.makedirs(self.options.dir, exist_ok=True)
