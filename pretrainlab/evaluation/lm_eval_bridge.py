@@ -61,7 +61,7 @@ import numpy as np
 import torch
 
 from pretrainlab.errors import UserInputError
-from pretrainlab.evaluation.lm_eval_datasets import missing_dataset, redirected
+from pretrainlab.evaluation.lm_eval_datasets import dataset_key, missing_dataset, redirected
 from pretrainlab.evaluation.lm_eval_suites import EAI_EVAL, T0_EVAL, T0_FOLDER, expand_suites, suite_results
 from pretrainlab.evaluation.prompt_formats import PLAIN, card_prompt_format, prompt_format
 from pretrainlab.metrics_contract import SuiteResult
@@ -225,8 +225,20 @@ def load_tasks(
     ``num_fewshot``; every failure is a UserInputError. ``arch="noncausal_decoder"`` or a prompt format
     other than plain refuses generative tasks (our LM scores log-likelihoods only)."""
     manager, names, _ = resolve_tasks(tasks, include_path)
+    specs = list(_specs(manager, names, dataset_paths or {}))
+    read = sorted({dataset_key(config) for _, config, _ in specs if config is not None})
+    unread = [
+        key for key in dataset_paths or {} if not any(k == key or k.startswith(f"{key}/") for k in read)
+    ]
+    if unread:  # a misspelt hub name, or a mapping shared by studies that select other tasks
+        log.warning(
+            "%s.dataset_paths: no selected task reads %s (they read %s)",
+            KEY,
+            ", ".join(unread),
+            ", ".join(read),
+        )
     loaded: dict[str, dict] = {"tasks": {}, "groups": {}, "group_map": {}}
-    for spec, config, name in _specs(manager, names, dataset_paths or {}):
+    for spec, config, name in specs:
         try:
             part = manager.load([spec])
         except Exception as error:  # datasets raises many types: missing file, offline, bad config

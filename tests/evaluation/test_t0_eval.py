@@ -226,6 +226,17 @@ def test_dataset_paths_folder_without_the_scored_split_names_the_key(tmp_path):
         load_tasks(["t0_eval_cb"], TASKS, dataset_paths={"aps/super_glue/cb": str(tmp_path)})
 
 
+def test_dataset_paths_key_no_task_reads_is_named_in_a_warning(dataset_paths, caplog):
+    mapping = {**dataset_paths, "super_glue/cb": dataset_paths["aps/super_glue"]}  # the hub name, misspelt
+    loaded = load_tasks(["t0_eval_cb"], TASKS, dataset_paths=mapping)
+    assert len(loaded["tasks"]) >= 2  # read from the folder aps/super_glue maps
+    warned = [r.getMessage() for r in caplog.records if "dataset_paths" in r.getMessage()]
+    assert warned == [
+        "evaluate.lm_eval.dataset_paths: no selected task reads facebook/anli, allenai/winogrande/winogrande_xl, "
+        "Rowan/hellaswag, LSDSem/story_cloze/2016, super_glue/cb (they read aps/super_glue/cb)"
+    ]
+
+
 def test_template_without_choices_is_refused(tmp_path):
     yaml_text = (TASKS / "t0_eval" / "cb" / "gpt3_style.yaml").read_text()
     (tmp_path / "_t0_dataset").write_text((TASKS / "t0_eval" / "cb" / "_t0_dataset").read_text())
