@@ -27,7 +27,7 @@ import torch
 from lm_eval.api.registry import register_model
 from lm_eval.models.huggingface import HFLM
 
-from pretrainlab.evaluation.rank_classification import PromptFormat
+from pretrainlab.evaluation.prompt_layout import PromptFormat
 from pretrainlab.models.architectures import architecture
 from pretrainlab.models.layout import collate, forward_logits
 from pretrainlab.objectives.example import IGNORE

@@ -2,7 +2,7 @@
 in its model card (``prompt_format`` in ``pretrainlab.json``) by the stage that trained it.
 
 A model reads a prompt best in the layout its *last* training taught it, whatever it was pretrained
-with (:class:`~pretrainlab.evaluation.rank_classification.PromptFormat` builds each layout):
+with (:class:`~pretrainlab.evaluation.prompt_layout.PromptFormat` builds each layout):
 
 ================================  =============  ================================================
 last training                     format         inputs → targets
@@ -33,7 +33,7 @@ from pathlib import Path
 
 from pretrainlab.config.replicates import split_replicate
 from pretrainlab.errors import UserInputError
-from pretrainlab.evaluation.rank_classification import PromptFormat
+from pretrainlab.evaluation.prompt_layout import PromptFormat
 from pretrainlab.models.load import MODEL_CARD
 from pretrainlab.tokenization.specials import SpecialTokens
 

@@ -36,7 +36,8 @@ from pretrainlab.corpus.synthworld import (
     TaskItem,
     generate_task_items,
 )
-from pretrainlab.evaluation.rank_classification import PromptFormat, encode_items
+from pretrainlab.evaluation.prompt_layout import PromptFormat
+from pretrainlab.evaluation.rank_classification import encode_items
 from pretrainlab.models.architectures import ARCHITECTURES, architecture
 from pretrainlab.objectives.example import Example
 from pretrainlab.tokenization.specials import SpecialTokens

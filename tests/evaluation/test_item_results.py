@@ -19,7 +19,8 @@ from pretrainlab.evaluation.item_results import (
     publish_evaluation,
     read_item_table,
 )
-from pretrainlab.evaluation.rank_classification import EncodedItem, PromptFormat, rank_classify
+from pretrainlab.evaluation.prompt_layout import PromptFormat
+from pretrainlab.evaluation.rank_classification import EncodedItem, rank_classify
 from pretrainlab.metrics_contract import EvaluationMetrics
 from tests.full_disk import FullDisk
 

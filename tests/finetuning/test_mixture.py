@@ -9,7 +9,8 @@ from pretrainlab.corpus.synthworld import (
     TRAINING_CLUSTERS,
     generate_task_items,
 )
-from pretrainlab.evaluation.rank_classification import PromptFormat, encode_items
+from pretrainlab.evaluation.prompt_layout import PromptFormat
+from pretrainlab.evaluation.rank_classification import encode_items
 from pretrainlab.finetuning.mixture import (
     build_mixture,
     distinct_items,
