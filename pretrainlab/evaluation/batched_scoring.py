@@ -34,7 +34,7 @@ BERT-style encoder (``aligned_labels``): examples with identical inputs (choices
 count share ``prompt <mask>×k``) are one bidirectional row; each choice reads its labels from it.
 
 Examples share a row only when their inputs are identical: when a prompt is cut to fit ``seq_len``,
-a longer choice leaves less of it (:class:`~.rank_classification.PromptFormat`), so such an item's
+a longer choice leaves less of it (:class:`~.prompt_layout.PromptFormat`), so such an item's
 choices of different lengths get rows of their own — sharing there would change the numbers.
 
 The forward pass returns the final hidden states only at the scored positions of each row, and only

@@ -5,7 +5,7 @@ HFLM's causal backend calls the model with no mask (so attention is causal every
 place for a per-row prefix length, and no stock backend adds a sentinel or a mode token, so
 :class:`PretrainlabLM` keeps HFLM's tokenisation, request handling and config but scores
 ``(context, continuation)`` token pairs the way our rank classification does: the model's
-:class:`~pretrainlab.evaluation.rank_classification.PromptFormat` (from its card,
+:class:`~pretrainlab.evaluation.prompt_layout.PromptFormat` (from its card,
 :mod:`pretrainlab.evaluation.prompt_formats`) builds ``Example(inputs=context, targets=continuation)``
 → :func:`~pretrainlab.models.layout.collate` → :func:`~pretrainlab.models.layout.forward_logits`
 (for ND the prefix-LM additive mask). Only continuation tokens are scored (a leading sentinel target

@@ -19,7 +19,7 @@ Choices (each changes what the model sees, so each is written down):
   Prompt and choice are tokenised exactly as rank classification tokenises them
   (:func:`~pretrainlab.evaluation.rank_classification.encode_items`: separately, no special tokens, the
   choice's leading space kept) and laid out by the same
-  :class:`~pretrainlab.evaluation.rank_classification.PromptFormat` (prompt cut from the left to fit).
+  :class:`~pretrainlab.evaluation.prompt_layout.PromptFormat` (prompt cut from the left to fit).
 """
 
 from __future__ import annotations

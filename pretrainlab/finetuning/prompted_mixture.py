@@ -11,7 +11,7 @@ The rules of :mod:`pretrainlab.finetuning.mixture`, applied to prompted datasets
   order; an uncapped source keeps every row.
 * **Examples.** Inputs = the prompt column, targets = the target column + ``</s>``; loss on the targets
   only. Both are tokenised as rank classification tokenises (separately, no special tokens, the text as
-  written) and laid out by the plain :class:`~pretrainlab.evaluation.rank_classification.PromptFormat`
+  written) and laid out by the plain :class:`~pretrainlab.evaluation.prompt_layout.PromptFormat`
   (the finetuned model's format), through :func:`~pretrainlab.finetuning.mixture.mtf_examples`.
 * **Streaming.** Rows are read and tokenised one batch at a time and appended to a
   :class:`~pretrainlab.finetuning.tokenised_mixture.MixtureWriter` folder; training reads it memory-mapped.

@@ -42,7 +42,7 @@ from pretrainlab.objectives.example import Example
 from pretrainlab.tokenization.specials import SpecialTokens
 
 ObjectiveFn = Callable[[np.ndarray, np.random.Generator, Any, SpecialTokens], list[Example]]
-# How a model this objective trained reads a prompt: PromptFormat fields (rank_classification.PromptFormat).
+# How a model this objective trained reads a prompt: PromptFormat fields (evaluation/prompt_layout.py).
 PromptLayout = Callable[[SpecialTokens], dict[str, Any]]
 UL2_EVAL_MODE = "S2S"  # UL2's S-denoiser (prefix LM): "continue this prompt"
 
