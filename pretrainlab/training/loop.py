@@ -239,6 +239,9 @@ class Trainer:
         # a fresh run's dropout streams (one per rank); a resumed run restores its own
         torch.manual_seed(cfg.seed + self.world.rank)
         start_step = self._resume(result)
+        if self.tracker is not None:  # a resumed run's trackers get the curve up to its checkpoint
+            for row in result.history:
+                self.tracker.log_metrics(row["step"], {k: v for k, v in row.items() if k != "step"})
         if self.snapshots is not None and self.world.is_main:
             self.snapshots.resume_at(start_step)
         recent: list[float] = []

@@ -14,7 +14,7 @@ import pytest
 
 from pretrainlab.config.schema import TrackingConfig
 from pretrainlab.tracking.run import TrackedRun
-from pretrainlab.training import job
+from pretrainlab.training import job, loop
 from tests.tracking.wandb_offline import offline_run
 from tests.training import tiny_cell
 
@@ -170,3 +170,26 @@ def test_a_failing_tracker_warns_once_and_the_stage_trains_the_same_weights(runs
     assert (runs["failed"] / "metrics.json").is_file()  # published: the stage finished
     tsv = runs["tmp"] / "failing-dvclive" / RUN / "plots" / "metrics" / "train_loss.tsv"
     assert len(tsv.read_text().splitlines()) == 1 + len(curve(runs["failed"]))  # header + every row
+
+
+def test_a_resumed_stage_logs_the_whole_curve(runs, tmp_path):
+    tracking = TrackingConfig.model_validate(
+        {"sinks": ["dvclive"], "dvclive": {"dir": str(tmp_path / "live")}}
+    )
+    step = loop.Trainer.step
+
+    def interrupted(self, batch):  # killed after the checkpoint of step 6 (tiny_cell: every 3 steps)
+        if self.scheduler.last_epoch == 7:
+            raise KeyboardInterrupt
+        return step(self, batch)
+
+    with pytest.MonkeyPatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        patch.setattr(loop.Trainer, "step", interrupted)
+        train(tmp_path / "cell", tracking)
+    resumed = train(tmp_path / "cell", tracking)
+    tsv = (tmp_path / "live" / RUN / "plots" / "metrics" / "train_loss.tsv").read_text().splitlines()
+    rows = curve(runs["plain"])
+    assert [tuple(map(float, line.split("\t"))) for line in tsv[1:]] == [
+        (r["step"], r["train_loss"]) for r in rows
+    ]
+    assert weights(resumed) == weights(runs["plain"])
