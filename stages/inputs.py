@@ -40,7 +40,11 @@ def run(params: Params, root: Path | None = None) -> None:
         "adapt": cells_manifest("adapt", params.adapt, root, hashes),
         "finetune": cells_manifest("finetune", params.finetune, root, hashes),
         "evaluate": {
-            "evaluate.lm_eval.include_path": listing(folder_inputs(lm_eval_folder, root), root, hashes)
+            "evaluate.lm_eval.include_path": listing(folder_inputs(lm_eval_folder, root), root, hashes),
+            **{  # local copies of the suites' datasets (a file or a folder each)
+                f"evaluate.lm_eval.dataset_paths[{name}]": listing(folder_inputs(path, root), root, hashes)
+                for name, path in (params.lm_eval.dataset_paths if params.lm_eval else {}).items()
+            },
         },
     }
     for name, manifest in manifests.items():  # every input listed before any manifest is replaced

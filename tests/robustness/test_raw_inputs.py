@@ -63,7 +63,7 @@ def test_an_edited_raw_input_makes_the_corpus_stale(project):
 # ---------------------------------------------------------------------------------- every kind of raw input
 def _study_with_every_raw_input(root: Path):
     """A project naming each kind of raw input: a files glob, a local hf folder, a pretrained tokenizer
-    folder, an adaptation's own sources, a finetune cell's prompted files and lm-eval task YAMLs; returns
+    folder, an adaptation's own sources, a finetune cell's prompted files, lm-eval task YAMLs and a local copy of a dataset; returns
     the inputs stage's Params."""
     from pretrainlab.config.load import load_params
     from stages import inputs
@@ -75,6 +75,7 @@ def _study_with_every_raw_input(root: Path):
         "more/b.jsonl": DOCUMENT % 3,
         "p3/qa.jsonl": '{"inputs_pretokenized": "Q: why?", "targets_pretokenized": "because"}\n',
         "tasks/t.yaml": "task: t\n",
+        "cb_local/validation.jsonl": '{"premise": "p", "hypothesis": "h", "label": 0}\n',
     }.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text)
@@ -91,7 +92,11 @@ def _study_with_every_raw_input(root: Path):
     params["finetune"][tuned]["sources"] = [
         {"kind": "files", "glob": "p3/*.jsonl", "cluster": "closed_book_qa", "task": "qa"}
     ]
-    params["evaluate"]["lm_eval"] = {"tasks": ["t"], "include_path": "tasks"}
+    params["evaluate"]["lm_eval"] = {
+        "tasks": ["t"],
+        "include_path": "tasks",
+        "dataset_paths": {"aps/super_glue/cb": "cb_local"},
+    }
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     study = load_params(root / "params.yaml")
     return inputs, inputs.Params(**inputs.read(study, inputs.study_keys(study)))
@@ -118,7 +123,7 @@ def test_each_kind_of_raw_input_is_listed_and_an_edit_changes_only_its_consumers
         "tokenizer.json": ["tok/tokenizer.json"],
         "adapt.json": ["more/b.jsonl"],
         "finetune.json": ["p3/qa.jsonl"],
-        "evaluate.json": ["tasks/t.yaml"],
+        "evaluate.json": ["cb_local/validation.jsonl", "tasks/t.yaml"],
     }
     inputs.run(params, tmp_path)
     assert _manifests(tmp_path) == first  # unchanged inputs: byte-identical, nothing reruns
@@ -129,6 +134,7 @@ def test_each_kind_of_raw_input_is_listed_and_an_edit_changes_only_its_consumers
         ("more/b.jsonl", "adapt.json"),
         ("p3/qa.jsonl", "finetune.json"),
         ("tasks/t.yaml", "evaluate.json"),
+        ("cb_local/validation.jsonl", "evaluate.json"),
     ]:
         before = _manifests(tmp_path)
         with (tmp_path / edited).open("a") as handle:
