@@ -63,8 +63,8 @@ def test_an_edited_raw_input_makes_the_corpus_stale(project):
 # ---------------------------------------------------------------------------------- every kind of raw input
 def _study_with_every_raw_input(root: Path):
     """A project naming each kind of raw input: a files glob, a local hf folder, a pretrained tokenizer
-    folder, an adaptation's own sources, a finetune cell's prompted files, lm-eval task YAMLs and a local copy of a dataset; returns
-    the inputs stage's Params."""
+    folder, an adaptation's own sources, a finetune cell's prompted files, lm-eval task YAMLs and a local
+    copy of an lm-eval dataset; returns the inputs stage's Params."""
     from pretrainlab.config.load import load_params
     from stages import inputs
 
