@@ -28,7 +28,7 @@ class DvcLiveSink:
     def start(self, run_name: str, group: str, config: Mapping[str, Any]) -> None:
         self.folder = self.root / run_name
         (self.folder / PLOTS).mkdir(parents=True, exist_ok=True)
-        for old in (self.folder / PLOTS).glob("*.tsv"):  # a rerun's curves start over
+        for old in (self.folder / PLOTS).rglob("*.tsv"):  # a rerun's curves start over
             old.unlink()
         self._write_text(PARAMS, yaml.safe_dump({"group": group, **config}, sort_keys=False))
         declared = {"metrics": [METRICS], "params": [PARAMS], "plots": [{PLOTS.as_posix(): {"x": "step"}}]}
@@ -37,7 +37,8 @@ class DvcLiveSink:
 
     def log_metrics(self, step: int, metrics: Mapping[str, float]) -> None:
         for key, value in metrics.items():
-            tsv = self.folder / PLOTS / f"{key}.tsv"
+            tsv = self.folder / PLOTS / f"{key}.tsv"  # a name with slashes in subfolders, as DVCLive
+            tsv.parent.mkdir(parents=True, exist_ok=True)
             new = not tsv.exists()
             with tsv.open("a") as handle:
                 handle.write(f"step\t{key}\n" * new + f"{step}\t{value}\n")
