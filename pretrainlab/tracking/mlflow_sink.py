@@ -6,6 +6,7 @@ answer within seconds fails the run's start (one warning), instead of retrying f
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -15,6 +16,16 @@ from pretrainlab.config.schema import MlflowOptions
 HTTP_SETTINGS = {"MLFLOW_HTTP_REQUEST_TIMEOUT": "5", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1"}
 MAX_PARAM_CHARS = 6000  # MLflow's limit on a param's value
 BATCH = 100  # params per request (MLflow's limit)
+
+
+def mlflow_key(key: str) -> str:
+    """``key`` as MLflow takes a param or metric name (letters, digits, ``_ - . / `` and space):
+    ``corpus.sources[0].kind`` -> ``corpus.sources.0.kind``, ``acc,none`` -> ``acc_none``.
+
+    >>> mlflow_key("corpus.sources[0].kind"), mlflow_key("lm_eval.arc_easy.acc,none")
+    ('corpus.sources.0.kind', 'lm_eval.arc_easy.acc_none')
+    """
+    return re.sub(r"[^\w.\-/ ]", "_", re.sub(r"\[(\d+)\]", r".\1", key))
 
 
 class MlflowSink:
@@ -40,7 +51,7 @@ class MlflowSink:
         if config.get("git_commit"):
             tags[MLFLOW_GIT_COMMIT] = str(config["git_commit"])
         self.run_id = self.client.create_run(experiment, run_name=run_name, tags=tags).info.run_id
-        params = [Param(key, str(value)[:MAX_PARAM_CHARS]) for key, value in config.items()]
+        params = [Param(mlflow_key(key), str(value)[:MAX_PARAM_CHARS]) for key, value in config.items()]
         for i in range(0, len(params), BATCH):
             self.client.log_batch(self.run_id, params=params[i : i + BATCH])
 
@@ -48,7 +59,8 @@ class MlflowSink:
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        self.client.log_batch(self.run_id, metrics=[Metric(k, v, now, step) for k, v in metrics.items()])
+        logged = [Metric(mlflow_key(key), value, now, step) for key, value in metrics.items()]
+        self.client.log_batch(self.run_id, metrics=logged)
         self.step = step
         self.stepped.update(metrics)
 

@@ -19,7 +19,7 @@ from tests.tracking.wandb_offline import offline_run
 from tests.training import tiny_cell
 
 GROUP, RUN = "tiny study", "pretrain@tiny"  # tiny_cell's card: stage pretrain, name tiny
-PARAMS = {"pretrain.seq_len": 32, "pretrain.optimizer.lr": 0.01}
+PARAMS = {"pretrain.seq_len": 32, "pretrain.optimizer.lr": 0.01, "evaluate.tasks[0]": "nli.fact"}
 
 
 def closed_port() -> int:
@@ -128,6 +128,7 @@ def test_mlflow_run_holds_params_provenance_curve_and_results(runs):
     assert run.info.run_name == RUN and run.info.status == "FINISHED"
     assert run.data.params["pretrain.seq_len"] == "32"
     assert run.data.params["fingerprint"] == "fp"  # tiny_cell's job fingerprint
+    assert run.data.params["evaluate.tasks.0"] == "nli.fact"  # as MLflow spells a list's item
     history = client.get_metric_history(run.info.run_id, "train_loss")
     rows = curve(runs["tracked"])
     assert [(m.step, m.value) for m in history] == [(int(r["step"]), r["train_loss"]) for r in rows]
