@@ -589,7 +589,8 @@ def _installed(sink: str) -> str:
 
 
 class DvcLiveOptions(Strict):
-    dir: Annotated[str, Field(min_length=1)] = "runs/dvclive"  # one folder per run: <dir>/<stage>@<name>
+    # one folder per run, <dir>/<stage>@<name>; DVC reads a dvc.yaml only outside git-ignored folders
+    dir: Annotated[str, Field(min_length=1)] = "dvclive"
 
 
 class TensorBoardOptions(Strict):

@@ -8,6 +8,7 @@ import csv
 import functools
 import logging
 import socket
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -52,12 +53,13 @@ def runs(tmp_path_factory):
     from dvc.repo import Repo
 
     tmp = tmp_path_factory.mktemp("tracking")
-    project = tmp / "project"  # a DVC project, as a study is: `dvc plots show` looks here
-    Repo.init(project, no_scm=True).close()
+    project = tmp / "project"  # a git and DVC project, as a study is: `dvc plots show` looks here
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
+    Repo.init(project).close()
     every = TrackingConfig.model_validate(
         {
             "sinks": ["dvclive", "tensorboard", "mlflow", "wandb"],
-            "dvclive": {"dir": str(project / "runs" / "dvclive")},
+            "dvclive": {"dir": str(project / "dvclive")},
             "tensorboard": {"dir": str(tmp / "tensorboard")},
             "mlflow": {"tracking_uri": f"sqlite:///{tmp / 'mlflow.db'}"},
             "wandb": {"dir": str(tmp), "project": "tiny"},
@@ -150,7 +152,7 @@ def test_wandb_offline_run_holds_config_history_and_summary(runs):
 def test_dvclive_files_are_what_dvc_plots_and_metrics_show(runs):
     from dvc.repo import Repo
 
-    folder = f"runs/dvclive/{RUN}"
+    folder = f"dvclive/{RUN}"
     rows = curve(runs["tracked"])
     with Repo(runs["project"]) as repo:
         plots = repo.plots.show()["workspace"]["sources"]["data"]
