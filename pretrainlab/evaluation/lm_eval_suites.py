@@ -155,9 +155,9 @@ def suite_results(
         results[T0_EVAL] = _result(by_dataset, ())
     if EAI_EVAL in requested:
         eai = {
-            t.paper: {t.harness: _template(summary[t.harness], correct.get(t.harness, ()))}
+            t.paper: {harness: _template(summary[harness], correct.get(harness, ()))}
             for t in EAI_EVAL_TASKS
-            if t.harness in summary
+            if (harness := t.harness) is not None and harness in summary
         }
         results[EAI_EVAL] = _result(eai, skipped)
     return results

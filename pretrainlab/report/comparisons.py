@@ -42,13 +42,13 @@ class StudyComparisons:
     """Paired comparisons between the study's models on any subset of its tasks.
 
     ``scores[model][task]`` is ``[runs, items]`` (0/1 per item; runs = seeds), ``chance[task]`` each
-    item's chance rate, ``tasks`` each task's cluster and held-out flag.
+    item's chance rate (None: no chance pseudo-model), ``tasks`` each task's cluster and held-out flag.
     """
 
     def __init__(
         self,
         scores: Mapping[str, Mapping[str, np.ndarray]],
-        chance: Mapping[str, np.ndarray],
+        chance: Mapping[str, np.ndarray] | None,
         tasks: Mapping[str, TaskInfo],
         *,
         samples: int = SAMPLES,

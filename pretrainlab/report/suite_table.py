@@ -109,11 +109,12 @@ def suite_comparisons(ran: Mapping[str, SuiteResult], *, samples: int, seed: int
         model: None if s is None else tuple(sorted((d, len(v)) for d, v in s.items()))
         for model, s in scores.items()
     }
-    if not scores or None in shapes.values() or len(set(shapes.values())) != 1:
+    present = {model: s for model, s in scores.items() if s is not None}
+    if not scores or len(present) != len(scores) or len(set(shapes.values())) != 1:
         return None
-    datasets = next(iter(scores.values()))
+    datasets = next(iter(present.values()))
     return StudyComparisons(
-        {m: {d: v[None, :] for d, v in s.items()} for m, s in scores.items()},
+        {m: {d: v[None, :] for d, v in s.items()} for m, s in present.items()},
         None,  # no chance pseudo-model: the suites keep no per-item choice counts
         {d: TaskInfo(cluster=d, held_out=True) for d in datasets},
         samples=samples,
