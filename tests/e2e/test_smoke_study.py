@@ -206,6 +206,7 @@ def test_a_change_makes_stale_only_what_it_touches(study):
         params = yaml.safe_load(original)
         params["resources"]["log_interval"] = 3
         params["resources"]["device"] = "auto"
+        params["tracking"] = {"sinks": ["dvclive"], "group": "renamed"}
         params_file.write_text(yaml.safe_dump(params))
         assert stale_stages(study) == set(), "operational keys must never invalidate a stage"
 
