@@ -1,15 +1,20 @@
 """presets/gpu-paper.yaml, the paper's study on real data: it validates offline, its MTF cells train on
-T0's whole training mixture of P3 subsets (every training dataset, no held-out one), and ``validate``
-refuses a copy that slips a P3 subset into a held-out cluster."""
+T0's whole training mixture of P3 subsets (every training dataset, no held-out one), ``validate``
+refuses a copy that slips a P3 subset into a held-out cluster, and (slow) a CPU-sized copy of it runs
+end to end under ``dvc repro`` on local fixtures."""
 
 from __future__ import annotations
 
 import copy
+import json
+import re
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
 from pretrainlab.cli import app
+from pretrainlab.evaluation.lm_eval_suites import T0_DATASETS
 from pretrainlab.finetuning.clusters import T0
 from tests.conftest import ROOT
 
@@ -61,3 +66,130 @@ def test_a_p3_subset_in_a_held_out_cluster_is_refused(tmp_path):
     assert code == 2
     assert "finetune.nd-mlm-mtf.sources[5].cluster: 'nli' is held out by the evaluation" in output
     assert "finetune.cd-flm-mtf" not in output  # the other cells keep T0's mixture
+
+
+# ------------------------------------------------------------------- the CPU-sized copy, end to end
+CAP = 4  # rows per P3 task: the fixtures have 2-6, so some tasks are capped
+LIMIT = 2  # items per lm-eval task
+
+
+def cpu_sized(paper: dict, dataset_paths: dict[str, str]) -> dict:
+    """The paper preset's structure (cells, adaptations, MTF cells and their 313 P3 tasks and clusters,
+    evaluated models, T0-Eval) at a size two CPU cores run in minutes: a tiny model, tiny budgets,
+    synthworld instead of FineWeb, each P3 subset a local ``save_to_disk`` folder ``p3/<subset>`` in P3's
+    columns (``files`` sources would do too, at ~80 ms a file to open against ~6 ms), and the suites'
+    datasets read from ``dataset_paths``."""
+    params = copy.deepcopy(paper)
+    params["corpus"] = {
+        "sources": [{"kind": "synthworld", "documents": 600, "entities": 60, "seed": 0}],
+        "filters": {"min_chars": 32, "max_chars": 20000, "exact_dedup": True,
+                    "minhash": {"threshold": 0.8, "num_perm": 64}},
+        "val_fraction": 0.05,
+    }  # fmt: skip
+    params["tokenizer"] = {"vocab_size": 512, "sentinels": 100}
+    params["models"] = {"tiny": {"d_model": 32, "n_layers": 2, "n_heads": 2, "d_ff": 64}}
+    params["pretrain"].update(seq_len=64, batch_tokens=512, eval_tokens=1024)
+    params["pretrain"]["optimizer"] = {
+        "lr": 3.0e-3,
+        "weight_decay": 0.1,
+        "warmup_steps": 5,
+        "schedule": "cosine",
+    }
+    for cell in params["pretrain"]["cells"].values():
+        cell.update(model="tiny", budget={"tokens": 8.0e3})
+    constant = {"lr": 3.0e-3, "warmup_steps": 2, "schedule": "constant"}
+    for cell in params["adapt"].values():
+        cell.update(budget={"tokens": 4.0e3}, optimizer=constant)
+    for cell in params["finetune"].values():
+        cell.update(budget={"tokens": 4.0e3}, cap=CAP, optimizer=constant, sources=[
+            {"kind": "disk", "path": f"p3/{s['name']}", "cluster": s["cluster"], "task": s["task"]}
+            for s in cell["sources"]])  # fmt: skip
+    params["evaluate"].update(
+        items_per_task=10, held_out_items_per_task=10, bootstrap_samples=100, val_tokens=1024
+    )
+    params["evaluate"]["lm_eval"].update(limit=LIMIT, dataset_paths=dataset_paths)
+    # eai_eval stays out of the copy: its 27 harness tasks read 22 hub datasets with no local fixture yet
+    params["evaluate"]["lm_eval"]["tasks"] = ["t0_eval"]
+    params["resources"] = {"device": "cpu", "precision": "fp32", "nproc_per_node": 1, "compile": False,
+                           "log_interval": 10, "checkpoint_interval": 10}  # fmt: skip
+    params["orchestration"] = {"max_parallel": 2}
+    return params
+
+
+def write_p3_subsets(project, names: list[str]) -> dict[str, int]:
+    """Each P3 subset as a few rows in P3's columns, saved where the copy's sources look; -> rows."""
+    import datasets
+
+    rows = {}
+    for i, name in enumerate(names):
+        rows[name] = 2 + i % 5
+        data = [{"inputs_pretokenized": f"Task {name}, example {j}: is the answer yes or no?",
+                 "targets_pretokenized": ["yes", "no"][j % 2], "answer_choices": ["yes", "no"]}
+                for j in range(rows[name])]  # fmt: skip
+        datasets.Dataset.from_list(data).save_to_disk(str(project / "p3" / name))
+    return rows
+
+
+def write_t0_eval_datasets(root) -> dict[str, str]:
+    """T0-Eval's held-out datasets in the hub's columns (tests/evaluation/test_t0_eval.py's rows), keyed
+    as ``evaluate.lm_eval.dataset_paths`` wants them."""
+    from tests.evaluation.test_t0_eval import _write
+
+    for config in ("cb", "rte", "wsc.fixed", "copa", "wic"):
+        _write(root / "super_glue" / config / "validation.jsonl", config)
+    for r in (1, 2, 3):
+        _write(root / "anli" / f"dev_r{r}.jsonl", "anli")
+    _write(root / "winogrande" / "validation.jsonl", "winogrande")
+    _write(root / "hellaswag" / "validation.jsonl", "hellaswag")
+    _write(root / "story_cloze.jsonl", "story_cloze")
+    return {
+        "aps/super_glue": str(root / "super_glue"),
+        "facebook/anli": str(root / "anli"),
+        "allenai/winogrande/winogrande_xl": str(root / "winogrande"),
+        "Rowan/hellaswag": str(root / "hellaswag"),
+        "LSDSem/story_cloze/2016": str(root / "story_cloze.jsonl"),
+    }
+
+
+@pytest.fixture(scope="module")
+def paper_copy(tmp_path_factory):
+    """The CPU-sized copy run by ``dvc repro`` offline: (project, its params, P3 rows, stages run)."""
+    from tests.checkout import make_project, run
+
+    tmp = tmp_path_factory.mktemp("paper")
+    with pytest.MonkeyPatch.context() as patch:
+        for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
+            patch.setenv(var, "1")
+        patch.setenv("HF_HOME", str(tmp / "hf"))
+        params = cpu_sized(yaml.safe_load(PAPER.read_text()), write_t0_eval_datasets(tmp / "t0_data"))
+        project = make_project(tmp / "project", yaml.safe_dump(params, sort_keys=False))
+        names = [s["task"] for s in yaml.safe_load(PAPER.read_text())["finetune"]["cd-flm-mtf"]["sources"]]
+        rows = write_p3_subsets(project, names)
+        out = run(["dvc", "repro"], project, timeout=1800).stdout
+    return project, params, rows, set(re.findall(r"Running stage '([^']+)'", out))
+
+
+@pytest.mark.slow
+def test_cpu_sized_paper_study_runs_end_to_end(paper_copy):
+    project, params, rows, ran = paper_copy
+    expected = {"corpus", "tokenize", "report"}
+    expected |= {f"pretrain@{c}" for c in params["pretrain"]["cells"]}
+    expected |= {f"adapt@{c}" for c in params["adapt"]} | {f"finetune@{c}" for c in params["finetune"]}
+    expected |= {f"evaluate@{m}" for m in params["evaluate"]["models"]}
+    assert expected <= ran, sorted(expected - ran)
+
+    # every MTF cell trained on the P3 mixture: each of T0's 313 tasks, in its cluster, capped as T0 did
+    for name, cell in params["finetune"].items():
+        tasks = json.loads((project / "data" / "mixtures" / name / "tasks.json").read_text())
+        assert [t["name"] for t in tasks] == [s["task"] for s in cell["sources"]], name
+        assert [t["cluster"] for t in tasks] == [s["cluster"] for s in cell["sources"]], name
+        assert all(t["n"] == rows[t["name"]] and t["k"] == min(t["n"], CAP) for t in tasks), name
+
+    # every evaluated model has T0-Eval's eleven datasets, and the report shows each in that section
+    report = (project / "reports" / "study.md").read_text()
+    assert "## T0-Eval and EAI-Eval" in report
+    section = report.split("## T0-Eval and EAI-Eval", 1)[1]
+    for model in params["evaluate"]["models"]:
+        metrics = json.loads((project / "metrics" / "evaluate" / f"{model}.json").read_text())
+        assert set(metrics["lm_eval_suites"]["t0_eval"]["datasets"]) == set(T0_DATASETS), model
+        assert f"`{model}`" in section, model
