@@ -19,7 +19,8 @@ UV_VERSION := 0.13.9
 LOCK_FLAGS ?= $(addprefix --find-links ,$(shell python3 -m pip config get global.find-links 2>/dev/null))
 PARAMS ?= params.yaml
 # pytest workers (pytest-xdist): `auto` is one per core; each test module stays on one worker, so a
-# module's shared study is built once. TEST_WORKERS=0 runs the suite in this process.
+# module's shared study is built once, and modules start in collection order, the longest first
+# (tests/conftest.py). TEST_WORKERS=0 runs the suite in this process.
 TEST_WORKERS ?= auto
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export TOKENIZERS_PARALLELISM := true
@@ -54,7 +55,7 @@ test: install
 	ruff check .
 	ruff format --check .
 	mypy pretrainlab
-	python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 lint: install
 	ruff check . && ruff format --check . && mypy pretrainlab

@@ -20,6 +20,26 @@ GUARD = CheckoutGuard(ROOT, source_files())
 sys.addaudithook(GUARD.audit)
 
 
+# The modules that build a whole study (minutes each), longest first. `make test` hands each module to
+# one pytest-xdist worker in collection order (--dist loadfile --no-loadscope-reorder): these go first,
+# so the longest one is not left to start when the other worker has nothing left to run.
+LONGEST_MODULES = ("tests/e2e/test_smoke_study.py", "tests/pipelines/test_study_flow.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Stable order: the longest modules, then every module marked slow as a whole, then the rest."""
+
+    def rank(item) -> int:
+        path = item.nodeid.split("::")[0]
+        if path in LONGEST_MODULES:
+            return LONGEST_MODULES.index(path)
+        marks = getattr(item.module, "pytestmark", [])  # one mark or a list of them
+        slow_module = any(mark.name == "slow" for mark in (marks if isinstance(marks, list) else [marks]))
+        return len(LONGEST_MODULES) + (0 if slow_module else 1)
+
+    items.sort(key=rank)
+
+
 @pytest.fixture(autouse=True)
 def _reads_only_source():
     """Fail a test that opened or listed an ignored path of the checkout (e.g. the user's data/)."""
