@@ -6,10 +6,11 @@ batch as one process: rank ``r`` takes examples ``r, r+w, ...`` and the loss is 
 losses over the whole global batch divided by its global token count. Both DDP and FSDP2 *average*
 gradients over ranks, so each rank backpropagates ``w · local_sum / global_count``.
 
-Checkpoints hold *full* (unsharded, CPU) state dicts keyed by parameter name, gathered with
-``torch.distributed.checkpoint.state_dict``: a checkpoint written by 2 FSDP ranks resumes in one
-process and vice versa. Gathering is a collective (every rank calls it); only rank 0 gets the
-tensors and writes.
+DDP and single-process checkpoints hold *full* (unsharded, CPU) state dicts keyed by parameter name,
+gathered with ``torch.distributed.checkpoint.state_dict`` (a collective: every rank calls it; only
+rank 0 gets the tensors and writes). FSDP over several processes checkpoints shards instead
+(:mod:`pretrainlab.training.sharded_state`); either kind resumes at any number of processes. The
+final model is always gathered in full.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -26,7 +27,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from pretrainlab.config.schema import OptimizerConfig
 from pretrainlab.models.layout import ModelBatch, forward_logits
 from pretrainlab.objectives.example import IGNORE
-from pretrainlab.training import distributed
+from pretrainlab.training import distributed, sharded_state
 from pretrainlab.training.checkpoint import Checkpointer, TrainerState
 from pretrainlab.training.device import Runtime
 from pretrainlab.training.distributed import World
@@ -202,8 +203,16 @@ class Trainer:
             **self._rng_states(),
         }
 
-    def _restore(self, tensors: dict[str, Any]) -> None:
-        distributed.load_full_state(self.model, self.optimizer, tensors["model"], tensors["optimizer"])
+    @property
+    def _sharded(self) -> bool:
+        """FSDP over several processes checkpoints shards (DCP); anything else full state dicts."""
+        return self.world.distributed and self.world.parallelism == "fsdp"
+
+    def _restore(self, tensors: dict[str, Any], shards: Path | None = None) -> None:
+        if shards is not None:  # written by FSDP ranks: DCP reshards it to this run's processes
+            sharded_state.load(self.model, self.optimizer, shards, tensors["optimizer_groups"])
+        else:
+            distributed.load_full_state(self.model, self.optimizer, tensors["model"], tensors["optimizer"])
         self.scheduler.load_state_dict(tensors["scheduler"])
         rng = tensors["rng"] if tensors["rng"].dim() == 2 else tensors["rng"][None]
         if len(rng) != self.world.world_size:
@@ -215,9 +224,10 @@ class Trainer:
             )
             torch.manual_seed(self.config.seed + self.world.rank)
             return
-        torch.set_rng_state(rng[self.world.rank])
+        # a copy: torch reads an RNG state from the start of its storage (rank 1's row would segfault)
+        torch.set_rng_state(rng[self.world.rank].clone())
         if "cuda_rng" in tensors and self.runtime.device.type == "cuda":
-            torch.cuda.set_rng_state(tensors["cuda_rng"][self.world.rank], self.runtime.device)
+            torch.cuda.set_rng_state(tensors["cuda_rng"][self.world.rank].clone(), self.runtime.device)
 
     def _resume(self, result: LoopResult) -> int:
         """Restore the newest matching checkpoint (every rank reads the same one); the step to start at."""
@@ -226,7 +236,7 @@ class Trainer:
         if not distributed.same_on_all_ranks(step, self.world, self.runtime.device):
             raise RuntimeError(f"ranks found different checkpoints in {self.checkpointer.root}")
         if resumed is not None:
-            self._restore(resumed.tensors)
+            self._restore(resumed.tensors, resumed.shards)
             result.history = resumed.trainer.history
             result.tokens = int(resumed.trainer.extra.get("tokens", 0))
             result.train_seconds = float(resumed.trainer.extra.get("train_seconds", 0.0))
@@ -293,10 +303,16 @@ class Trainer:
 
     def _save(self, done: int, result: LoopResult) -> None:
         assert self.checkpointer is not None
+        extra = {"tokens": result.tokens, "train_seconds": result.train_seconds}
+        trainer = TrainerState(done, self.checkpointer.fingerprint, list(result.history), extra)
+        if self._sharded:  # each rank writes its shards: nothing is gathered
+            tensors, groups = sharded_state.sharded_state(self.model, self.optimizer)
+            extras = {"optimizer_groups": groups, "scheduler": self.scheduler.state_dict()}
+            extras.update(self._rng_states())  # collective
+            sharded_state.save(self.checkpointer, trainer, extras, tensors, self.world, self.runtime.device)
+            return
         state = self._state()  # collective: every rank takes part, rank 0 writes
         if self.world.is_main:
-            extra = {"tokens": result.tokens, "train_seconds": result.train_seconds}
-            trainer = TrainerState(done, self.checkpointer.fingerprint, list(result.history), extra)
             self.checkpointer.save(trainer, state)
 
     def _snapshot(self, done: int) -> None:
