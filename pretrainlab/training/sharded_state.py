@@ -16,7 +16,7 @@ import os
 import pickle
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.distributed.checkpoint as dcp
@@ -46,7 +46,8 @@ def sharded_state(
     """(this rank's shards of the model and optimizer tensors, keyed by parameter name; the optimizer's
     ``param_groups``). No communication: under FSDP2 the tensors are DTensors holding local shards."""
     model_state, optimizer_state = get_state_dict(distributed.unwrap(model), optimizer)
-    return {"model": model_state, "optimizer": optimizer_state["state"]}, optimizer_state["param_groups"]
+    optimizer_parts = cast(dict[str, Any], optimizer_state)
+    return {"model": model_state, "optimizer": optimizer_parts["state"]}, optimizer_parts["param_groups"]
 
 
 def save(
@@ -86,7 +87,7 @@ def load(
     that wrote it: each rank reads the parts of every shard that its own tensors cover."""
     plain = distributed.unwrap(model)
     model_state, optimizer_state = get_state_dict(plain, optimizer)  # a fresh optimizer's moments: zeros
-    tensors = {"model": model_state, "optimizer": optimizer_state["state"]}
+    tensors: dict[str, Any] = {"model": model_state, "optimizer": cast(dict, optimizer_state)["state"]}
     with warnings.catch_warnings():  # in one process DCP warns that it reads every shard: as intended
         warnings.filterwarnings("ignore", message="torch.distributed is disabled", category=UserWarning)
         dcp.load(tensors, storage_reader=MetadataOnlyReader(folder), planner=TensorsOnlyPlanner())
@@ -143,7 +144,7 @@ class MetadataOnlyReader(FileSystemReader):
             metadata = _MetadataUnpickler(handle).load()
         if not isinstance(metadata, Metadata):
             raise pickle.UnpicklingError(f"{path}: not DCP metadata")
-        if getattr(metadata, "storage_meta", None) is None:
+        if metadata.storage_meta is None:
             metadata.storage_meta = StorageMeta()
         metadata.storage_meta.load_id = self.load_id
         return metadata

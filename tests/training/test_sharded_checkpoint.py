@@ -1,13 +1,14 @@
 """FSDP over two gloo processes checkpoints shards through torch.distributed.checkpoint (each rank
 writes its own; nothing is gathered), and a run stopped after a checkpoint resumes on one process or
 on two and ends with the weights of a run that never stopped; an incomplete sharded checkpoint is
-skipped for the one before."""
+skipped for the one before, and checkpoint metadata that would run code is refused."""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import torch
 from safetensors.torch import load_file
 
 from pretrainlab.training.checkpoint import SHARDS_MARKER, Checkpointer
+from pretrainlab.training.sharded_state import MetadataOnlyReader
 from tests.training import tiny_cell
 
 pytestmark = [pytest.mark.slow]
@@ -119,3 +121,18 @@ def test_incomplete_sharded_checkpoint_is_skipped_for_the_one_before(runs, tmp_p
         resumed = Checkpointer(root, "fp").latest()
     assert resumed is not None and resumed.shards == root / f"step-{STOP:08d}"
     assert "ignoring incomplete sharded checkpoint" in caplog.text and "step-00000005" in caplog.text
+
+
+class _RunsCode:
+    def __reduce__(self):
+        return (os.system, ("echo pickled code ran",))
+
+
+def test_metadata_that_would_run_code_is_refused(runs, tmp_path):
+    """DCP's ``.metadata`` is a pickle: it is read by an unpickler that accepts only DCP's classes."""
+    step = runs["out"] / "stopped" / "checkpoints" / f"step-{STOP:08d}"
+    assert MetadataOnlyReader(step).read_metadata().state_dict_metadata  # the real one reads
+    shutil.copytree(step, tmp_path / "step")
+    (tmp_path / "step" / ".metadata").write_bytes(pickle.dumps(_RunsCode()))
+    with pytest.raises(pickle.UnpicklingError, match="system is not checkpoint metadata"):
+        MetadataOnlyReader(tmp_path / "step").read_metadata()
