@@ -22,7 +22,7 @@ from pretrainlab.training.checkpoint import SHARDS_MARKER, Checkpointer
 from pretrainlab.training.sharded_state import MetadataOnlyReader
 from tests.training import tiny_cell
 
-pytestmark = [pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 STEPS, STOP = 6, 3  # a checkpoint after step 3, which the stopped run ends with
