@@ -62,7 +62,14 @@ import torch
 
 from pretrainlab.errors import UserInputError
 from pretrainlab.evaluation.lm_eval_datasets import dataset_key, missing_dataset, redirected
-from pretrainlab.evaluation.lm_eval_suites import EAI_EVAL, T0_EVAL, T0_FOLDER, expand_suites, suite_results
+from pretrainlab.evaluation.lm_eval_suites import (
+    ACCURACY_METRICS,
+    EAI_EVAL,
+    T0_EVAL,
+    T0_FOLDER,
+    expand_suites,
+    suite_results,
+)
 from pretrainlab.evaluation.prompt_formats import PLAIN, card_prompt_format, prompt_format
 from pretrainlab.metrics_contract import SuiteResult
 from pretrainlab.models.architecture import ArchitectureSpec
@@ -351,12 +358,15 @@ def summarise(results: Mapping[str, Any]) -> dict[str, dict[str, float | int | N
 
 
 def item_correctness(results: Mapping[str, Any]) -> dict[str, list[int]]:
-    """``{task: [1/0 per item, in document order]}`` from lm-eval's logged samples (``acc`` per item)."""
-    return {
-        task: [int(sample["acc"]) for sample in sorted(samples, key=lambda s: s["doc_id"])]
-        for task, samples in results.get("samples", {}).items()
-        if samples and "acc" in samples[0]
-    }
+    """``{task: [1/0 per item, in document order]}`` from lm-eval's logged samples (``acc`` per item, or
+    ``exact_match``: :data:`ACCURACY_METRICS`)."""
+    correctness = {}
+    for task, samples in results.get("samples", {}).items():
+        metric = next((m for m in ACCURACY_METRICS if samples and m in samples[0]), None)
+        if metric is not None:
+            ordered = sorted(samples, key=lambda s: s["doc_id"])
+            correctness[task] = [int(sample[metric]) for sample in ordered]
+    return correctness
 
 
 def evaluate_lm_eval(

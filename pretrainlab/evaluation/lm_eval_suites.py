@@ -27,6 +27,9 @@ T0_EVAL = "t0_eval"
 EAI_EVAL = "eai_eval"
 SUITES = (T0_EVAL, EAI_EVAL)
 T0_FOLDER = "lm_eval_tasks"  # the include_path that holds t0_eval/
+# A multiple-choice task's accuracy: ``acc``, or ``exact_match`` where the harness scores a choice set
+# with several right answers (WebQuestions: right when the most likely choice is any of them).
+ACCURACY_METRICS = ("acc", "exact_match")
 
 T0_DATASETS: dict[str, str] = {  # dataset key (task t0_<key>_<template>) -> the paper's name
     "anli_r1": "ANLI R1",
@@ -118,9 +121,9 @@ def t0_dataset(task: str) -> str | None:
 
 
 def _template(metrics: Mapping[str, float | int | None], correct: Sequence[int]) -> SuiteTemplate:
-    accuracy = metrics.get("acc")
-    if accuracy is None:
-        raise ValueError("an lm-eval suite task without `acc`")  # every suite task is multiple choice
+    accuracy = next((metrics[m] for m in ACCURACY_METRICS if metrics.get(m) is not None), None)
+    if accuracy is None:  # every suite task is multiple choice
+        raise ValueError(f"an lm-eval suite task with none of {', '.join(ACCURACY_METRICS)}")
     return SuiteTemplate(accuracy=float(accuracy), n=len(correct), correct=[int(c) for c in correct])
 
 

@@ -17,6 +17,7 @@ from pretrainlab.cli import app
 from pretrainlab.evaluation.lm_eval_suites import T0_DATASETS
 from pretrainlab.finetuning.clusters import T0
 from tests.conftest import ROOT
+from tests.evaluation.test_t0_eval import write_t0_eval_datasets
 
 PAPER = ROOT / "presets" / "gpu-paper.yaml"
 GRID = {"cd-flm", "cd-mlm", "nd-plm", "nd-mlm", "ed-plm", "ed-mlm", "nd-ul2"}
@@ -108,8 +109,8 @@ def cpu_sized(paper: dict, dataset_paths: dict[str, str]) -> dict:
         items_per_task=10, held_out_items_per_task=10, bootstrap_samples=100, val_tokens=1024
     )
     params["evaluate"]["lm_eval"].update(limit=LIMIT, dataset_paths=dataset_paths)
-    # T0-Eval only: EAI-Eval on its fixtures stops at WebQuestions (lm-eval 0.4 reports exact_match, which
-    # the suite refuses: tests/evaluation/test_eai_eval.py) and would add ~30 s per model
+    # T0-Eval only: EAI-Eval's 27 harness tasks would add ~30 s per model (14 models); it has its own
+    # end-to-end test on the same fixtures (tests/evaluation/test_eai_eval.py)
     params["evaluate"]["lm_eval"]["tasks"] = ["t0_eval"]
     params["resources"] = {"device": "cpu", "precision": "fp32", "nproc_per_node": 1, "compile": False,
                            "log_interval": 10, "checkpoint_interval": 10}  # fmt: skip
@@ -129,27 +130,6 @@ def write_p3_subsets(project, names: list[str]) -> dict[str, int]:
                 for j in range(rows[name])]  # fmt: skip
         datasets.Dataset.from_list(data).save_to_disk(str(project / "p3" / name))
     return rows
-
-
-def write_t0_eval_datasets(root) -> dict[str, str]:
-    """T0-Eval's held-out datasets in the hub's columns (tests/evaluation/test_t0_eval.py's rows), keyed
-    as ``evaluate.lm_eval.dataset_paths`` wants them."""
-    from tests.evaluation.test_t0_eval import _write
-
-    for config in ("cb", "rte", "wsc.fixed", "copa", "wic"):
-        _write(root / "super_glue" / config / "validation.jsonl", config)
-    for r in (1, 2, 3):
-        _write(root / "anli" / f"dev_r{r}.jsonl", "anli")
-    _write(root / "winogrande" / "validation.jsonl", "winogrande")
-    _write(root / "hellaswag" / "validation.jsonl", "hellaswag")
-    _write(root / "story_cloze.jsonl", "story_cloze")
-    return {
-        "aps/super_glue": str(root / "super_glue"),
-        "facebook/anli": str(root / "anli"),
-        "allenai/winogrande/winogrande_xl": str(root / "winogrande"),
-        "Rowan/hellaswag": str(root / "hellaswag"),
-        "LSDSem/story_cloze/2016": str(root / "story_cloze.jsonl"),
-    }
 
 
 @pytest.fixture(scope="module")

@@ -35,7 +35,9 @@ def cli_in_fresh_interpreter(*args: str) -> str:
     return out.stdout
 
 
-@pytest.mark.parametrize("params", ["params.yaml", "presets/gpu-125m.yaml", "presets/smoke.yaml"])
+@pytest.mark.parametrize(
+    "params", ["params.yaml", "presets/gpu-125m.yaml", "presets/gpu-paper.yaml", "presets/smoke.yaml"]
+)
 def test_validate_imports_no_torch(params):
     out = cli_in_fresh_interpreter("validate", params)
     assert f"{params}: ok" in out

@@ -58,11 +58,6 @@ def model_dir(tmp_path):
     return folder
 
 
-@pytest.mark.xfail(
-    raises=ValueError,
-    strict=True,
-    reason="lm-eval 0.4's webqs reports exact_match, not acc: lm_eval_suites._template refuses it",
-)
 def test_eai_eval_scores_every_installed_task_offline(model_dir, dataset_paths):
     summary, suites = evaluate_lm_eval(
         model_dir, arch="causal_decoder", tasks=[EAI_EVAL], include_path=None, limit=LIMIT,

@@ -80,12 +80,10 @@ def _write(path: Path, dataset: str) -> None:
     path.write_text("".join(json.dumps(_rows(dataset, i)) + "\n" for i in range(ROWS)))
 
 
-@pytest.fixture(scope="module")
-def dataset_paths(tmp_path_factory) -> dict[str, str]:
-    """The eleven datasets as local files, keyed by the hub names the task YAMLs use: SuperGLUE as one
-    folder with a subfolder per config, ANLI as one folder of its three dev splits, the rest by
-    ``path/config``, one as a single file."""
-    root = tmp_path_factory.mktemp("t0_data")
+def write_t0_eval_datasets(root: Path) -> dict[str, str]:
+    """The eleven datasets as local files under ``root``, keyed by the hub names the task YAMLs use
+    (``evaluate.lm_eval.dataset_paths``): SuperGLUE as one folder with a subfolder per config, ANLI as one
+    folder of its three dev splits, the rest by ``path/config``, one as a single file."""
     for config in ("cb", "rte", "wsc.fixed", "copa", "wic"):
         _write(root / "super_glue" / config / "validation.jsonl", config)
     for r in (1, 2, 3):
@@ -100,6 +98,11 @@ def dataset_paths(tmp_path_factory) -> dict[str, str]:
         "Rowan/hellaswag": str(root / "hellaswag"),
         "LSDSem/story_cloze/2016": str(root / "story_cloze.jsonl"),
     }
+
+
+@pytest.fixture(scope="module")
+def dataset_paths(tmp_path_factory) -> dict[str, str]:
+    return write_t0_eval_datasets(tmp_path_factory.mktemp("t0_data"))
 
 
 @pytest.fixture(autouse=True)
@@ -258,3 +261,18 @@ def test_eai_eval_expands_to_installed_tasks_and_names_the_missing():
         "PROST (prost: not in the installed lm-eval)",
         "TriviaQA (generative in lm-eval 0.4; the paper's harness scored it by log-likelihood)",
     ]
+
+
+def test_a_task_scored_by_exact_match_counts_by_it():
+    """lm-eval's webqs (in EAI-Eval) reports ``exact_match`` (several right answers), not ``acc``: the
+    suite's summary and the per-item correctness both read it."""
+    from pretrainlab.evaluation.lm_eval_bridge import item_correctness
+    from pretrainlab.evaluation.lm_eval_suites import EAI_EVAL, EAI_EVAL_TASKS, suite_results
+
+    paper = next(t.paper for t in EAI_EVAL_TASKS if t.harness == "webqs")
+    samples = {"webqs": [{"doc_id": 1, "exact_match": 0.0}, {"doc_id": 0, "exact_match": 1.0}]}
+    correct = item_correctness({"samples": samples})
+    assert correct == {"webqs": [1, 0]}
+    results = suite_results([EAI_EVAL], {"webqs": {"exact_match": 0.5, "n": 2}}, correct)
+    (template,) = results[EAI_EVAL].datasets[paper].templates.values()
+    assert template.accuracy == 0.5 and template.correct == [1, 0]

@@ -22,7 +22,7 @@ from tests.pipelines.declarations import (
     stage_loader,
 )
 
-PARAMS_FILES = ("params.yaml", "presets/smoke.yaml", "presets/gpu-125m.yaml")
+PARAMS_FILES = ("params.yaml", "presets/smoke.yaml", "presets/gpu-125m.yaml", "presets/gpu-paper.yaml")
 
 
 def with_replicates(params_file: Path, dest: Path) -> Path:
