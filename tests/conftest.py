@@ -23,7 +23,11 @@ sys.addaudithook(GUARD.audit)
 # The modules that build a whole study (minutes each), longest first. `make test` hands each module to
 # one pytest-xdist worker in collection order (--dist loadfile --no-loadscope-reorder): these go first,
 # so the longest one is not left to start when the other worker has nothing left to run.
-LONGEST_MODULES = ("tests/e2e/test_smoke_study.py", "tests/pipelines/test_study_flow.py")
+LONGEST_MODULES = (
+    "tests/e2e/test_smoke_study.py",
+    "tests/config/test_paper_preset.py",
+    "tests/pipelines/test_study_flow.py",
+)
 
 
 def pytest_collection_modifyitems(config, items):
