@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 STAGES = ("inputs", "corpus", "tokenize", "pretrain", "adapt", "finetune", "evaluate", "report")
 TRAINING_STAGES = ("pretrain", "adapt", "finetune")  # run on resources.nproc_per_node processes
+JOB_STAGES = (*TRAINING_STAGES, "evaluate")  # with resources.launcher: slurm, run as a SLURM job
 CELL_STAGES = ("pretrain", "adapt", "finetune", "evaluate")
 REPLICATE_STAGES = ("pretrain", "evaluate")
 # File-system refusals a user causes and fixes (a path named in params or on the command line):
@@ -182,14 +183,21 @@ def stage(
             raise UserInputError(
                 f"--seed {seed}: only pretrain and evaluate take a seed listed in study.seeds"
             )
+        args = ["stage", name, "--params", str(params)] + (["--cell", cell] if cell else [])
+        args += (["--seed", str(seed)] if seed is not None else []) + (["--verbose"] if verbose else [])
         if name in TRAINING_STAGES:
             from pretrainlab.training.launch import launch_training
 
-            args = ["stage", name, "--params", str(params)] + (["--cell", cell] if cell else [])
-            args += ["--seed", str(seed)] if seed is not None else []
-            returncode = launch_training(study.resources, args + (["--verbose"] if verbose else []))
+            returncode = launch_training(study.resources, args)
             if returncode is not None:  # the workers ran the stage
                 raise typer.Exit(code=returncode)
+        elif name in JOB_STAGES and study.resources.launcher == "slurm":
+            from pretrainlab.training.launch import is_worker
+            from pretrainlab.training.slurm import submit_stage
+
+            if not is_worker():  # an evaluation is one process: a job of one node, one task
+                one = study.resources.model_copy(update={"nnodes": 1, "nproc_per_node": 1})
+                raise typer.Exit(code=submit_stage(one, args))
         module = importlib.import_module(f"stages.{name}")
         _threads(study.resources.num_threads)
         if name in REPLICATE_STAGES:
@@ -197,10 +205,10 @@ def stage(
         else:
             module.main(study, cell)
     except UserInputError as error:
-        if name in TRAINING_STAGES:
+        if name in JOB_STAGES:
             from pretrainlab.training.launch import report_worker_error
 
-            report_worker_error(error)
+            report_worker_error(error)  # in a worker (of torchrun, or of a SLURM job): for its launcher
         _fail(error)
     except OSError as error:
         _fail_file_system(error)

@@ -543,7 +543,7 @@ class ResourcesConfig(Strict):
     nproc_per_node: PositiveInt = 1
     nnodes: PositiveInt = 1  # > 1: the stage runs on every node, which meet at rdzv
     rdzv: RendezvousConfig | None = None
-    launcher: Literal["local", "slurm"] = "local"  # slurm: a training stage runs as a SLURM job
+    launcher: Literal["local", "slurm"] = "local"  # slurm: training and evaluate stages run as SLURM jobs
     slurm: SlurmConfig = SlurmConfig()
     parallelism: Literal["ddp", "fsdp"] = "ddp"  # with nproc_per_node > 1: DDP, or FSDP2 for large models
     compile: bool = False

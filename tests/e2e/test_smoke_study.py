@@ -4,6 +4,7 @@ stock transformers loads the artifacts, the report has numbers, and DVC reruns o
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 import shutil
@@ -177,6 +178,36 @@ def test_a_replicate_trains_and_evaluates_under_its_own_seed(study, tmp_path):
         for folder in ("data", "metrics", "plots"):
             for path in sorted((study / folder).rglob(f"{cell}-seed7*"), reverse=True):
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
+    assert stale_stages(study) == set()
+
+
+def test_an_evaluation_sent_to_slurm_gives_the_local_numbers(study, tmp_path):
+    """``resources.launcher: slurm`` sends an evaluate stage to SLURM as a job of one node and one task
+    (here submitit's local executor: a process on this machine): the stage streams the job's lines and
+    writes the metrics the study's own local run wrote, byte for byte. (The study's files are put back
+    afterwards, so it is up to date again for the next test.)"""
+    params = yaml.safe_load((study / "params.yaml").read_text())
+    params["resources"].update(
+        launcher="slurm", slurm={"executor": "local", "folder": str(tmp_path / "jobs")}
+    )
+    submitted = tmp_path / "slurm.yaml"
+    submitted.write_text(yaml.safe_dump(params, sort_keys=False))
+    cell = next(iter(params["evaluate"]["models"]))
+    outputs = [study / "metrics" / "evaluate" / f"{cell}.{suffix}" for suffix in ("json", "items.parquet")]
+    local = {path: path.read_bytes() for path in outputs}
+    try:
+        for path in outputs:
+            path.unlink()  # what the job writes, not what the study left
+        result = run(["pretrainlab", "stage", "evaluate", "--cell", cell, "--params", str(submitted)], study)
+        assert "SLURM job" in result.stdout + result.stderr
+        assert f"{cell}: val loss" in result.stdout + result.stderr  # the job's own log line, streamed
+        assert outputs[0].read_bytes() == local[outputs[0]]
+        import pyarrow.parquet as pq
+
+        assert pq.read_table(outputs[1]).equals(pq.read_table(io.BytesIO(local[outputs[1]])))
+    finally:
+        for path, data in local.items():
+            path.write_bytes(data)
     assert stale_stages(study) == set()
 
 
