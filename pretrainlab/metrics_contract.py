@@ -109,7 +109,7 @@ class ClusterAccuracy(MeanAccuracy):
 class SuiteTemplate(Record):
     """One prompt template of an lm-eval suite dataset (:mod:`pretrainlab.evaluation.lm_eval_suites`)."""
 
-    accuracy: float  # lm-eval's ``acc``
+    accuracy: float  # lm-eval's ``acc`` (``exact_match`` where a task reports that instead)
     n: int  # items scored
     correct: list[int]  # 1/0 per item in document order: comparisons of two models can be paired
 

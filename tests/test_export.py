@@ -55,7 +55,26 @@ def _evaluation(name: str, kind: str) -> dict:
             ),
             **dict(val_loss=3.25, bits_per_byte=1.5, val_tokens_scored=4096, tasks={"capital_qa": task}),
             **dict(clusters={"qa": {**mean, "held_out": True}}, held_out=mean, held_in=None),
-            "lm_eval": {"arc_easy": {"acc": 0.5, "acc_stderr": 0.05, "n": 40}},
+            "lm_eval": {
+                "arc_easy": {"acc": 0.5, "acc_stderr": 0.05, "n": 40},
+                "t0_cb_gpt3_style": {"acc": 0.5, "n": 2},
+                "t0_cb_can_we_infer": {"acc": 1.0, "n": 2},
+            },
+            "lm_eval_suites": {
+                "t0_eval": {
+                    "datasets": {
+                        "cb": {
+                            "median": 0.75,
+                            "mean": 0.75,
+                            "templates": {
+                                "t0_cb_gpt3_style": {"accuracy": 0.5, "n": 2, "correct": [1, 0]},
+                                "t0_cb_can_we_infer": {"accuracy": 1.0, "n": 2, "correct": [1, 1]},
+                            },
+                        }
+                    },
+                    "average": 0.75,
+                }
+            },
         }
     ).as_json()
 
@@ -131,6 +150,10 @@ def test_export_writes_a_complete_card_and_loads_in_a_fresh_process(
     assert "| held-out tasks | 62.5% [50.0–70.0] (chance 25.0%) |" in card
     assert "| capital_qa | qa (held out) | 62.5% | 25.0% | 40 |" in card
     assert "| arc_easy | acc | 0.5 |" in card  # lm-evaluation-harness results
+    assert (
+        "t0_eval (average of the datasets' medians: 75.0%)" in card and "| cb | 75.0% | 75.0% | 2 |" in card
+    )
+    assert "t0_cb_gpt3_style" not in card  # a suite's templates: summarised, not listed one by one
     assert "prefix_lm" in card.split("## Objective")[1] and "| d_model | 32 |" in card
     assert "attention_mask=mask" in card  # the non-causal prefix mask
 

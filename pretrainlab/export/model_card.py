@@ -229,9 +229,21 @@ def _evaluation(evaluated: EvaluationMetrics | None, ref: str) -> str:
                 f"| {name} | {task.cluster}{held} | {100 * task.accuracy:.1f}% | {100 * task.random_baseline:.1f}% | {task.n} |"
             )
         text += "\n".join(lines) + "\n"
-    if evaluated.lm_eval:
+    suites = evaluated.lm_eval_suites or {}
+    for suite, result in suites.items():  # T0's way: per dataset the median (and mean) over its templates
+        average = "—" if result.average is None else f"{100 * result.average:.1f}%"
+        lines = ["", f"{suite} (average of the datasets' medians: {average}):", ""]
+        lines += ["| dataset | median | mean | templates |", "|---|---|---|---|"]
+        for name, dataset in result.datasets.items():
+            lines.append(
+                f"| {name} | {100 * dataset.median:.1f}% | {100 * dataset.mean:.1f}% | {len(dataset.templates)} |"
+            )
+        text += "\n".join(lines) + "\n"
+    in_suites = {task for result in suites.values() for d in result.datasets.values() for task in d.templates}
+    other_tasks = {task: m for task, m in (evaluated.lm_eval or {}).items() if task not in in_suites}
+    if other_tasks:
         lines = ["", "lm-evaluation-harness:", "", "| task | metric | value |", "|---|---|---|"]
-        for harness_task, metrics in evaluated.lm_eval.items():
+        for harness_task, metrics in other_tasks.items():
             lines += [f"| {harness_task} | {key} | {value} |" for key, value in metrics.items()]
         text += "\n".join(lines) + "\n"
     return text
