@@ -33,6 +33,7 @@ def train(out: Path, tracking: TrackingConfig | None) -> Path:
     """tiny_cell's run into ``out`` (logged to ``tracking``'s sinks, if any); its folder."""
     tracked = None if tracking is None else TrackedRun(tracking, GROUP, PARAMS)
     with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(out.parent)  # a stage's working directory: its provenance reads ./dvc.lock and git
         patch.setattr(tiny_cell, "run_job", functools.partial(job.run_job, tracked=tracked))
         tiny_cell.run(out)
     return out
