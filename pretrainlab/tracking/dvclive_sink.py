@@ -50,7 +50,7 @@ class DvcLiveSink:
         write_json(self.folder / METRICS, self.latest)
 
     def finish(self, ok: bool = True) -> None:
-        pass  # every file is complete after each call
+        """Nothing to close: every file was written whole (atomically) by the call that changed it."""
 
     def _write_text(self, name: str, text: str) -> None:
         with atomic_file(self.folder / name) as handle:
