@@ -31,6 +31,7 @@ from pretrainlab.training.device import Runtime, resolve_runtime
 from pretrainlab.training.distributed import World
 from pretrainlab.training.loop import CompileFailed, LoopConfig, OutOfMemory, Trainer
 from pretrainlab.training.plan import CellPlan
+from pretrainlab.training.preemption import PREEMPTED_EXIT_CODE, Preempted
 from pretrainlab.training.snapshots import SNAPSHOTS, SnapshotPoint, SnapshotWriter
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,10 @@ def run_job(
             raise UserInputError(out_of_memory_message(error, job.batch_keys)) from None
         except CompileFailed as error:
             raise UserInputError(f"resources.compile: {error}; set resources.compile: false") from error
+        except Preempted as stopped:  # a SLURM job's signal: its requeued job resumes from this checkpoint
+            if world.is_main:
+                log.info("%s", stopped)
+            raise SystemExit(PREEMPTED_EXIT_CODE) from None
         metrics = cell_metrics(job.plan, result, str(runtime.device), world.world_size)
         # FSDP holds shards: gather the full weights (every rank takes part) for rank 0 to save
         sharded = world.parallelism == "fsdp" and world.distributed

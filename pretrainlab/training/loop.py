@@ -32,6 +32,7 @@ from pretrainlab.training.checkpoint import Checkpointer, TrainerState
 from pretrainlab.training.device import Runtime
 from pretrainlab.training.distributed import World
 from pretrainlab.training.mfu import model_flops_utilization
+from pretrainlab.training.preemption import CheckpointRequest, Preempted
 from pretrainlab.training.schedule import lr_multiplier
 
 if TYPE_CHECKING:
@@ -143,6 +144,8 @@ class Trainer:
         self.checkpointer = checkpointer
         self.snapshots = snapshots  # the model at declared steps (eval_at), before that step's checkpoint
         self.tracker = tracker  # experiment trackers (rank 0): the curve's rows and the logged speed
+        # a SLURM job's preemption signal asks for a checkpoint now (None elsewhere: nothing to look for)
+        self.preemption = CheckpointRequest.from_env() if checkpointer is not None else None
         self.optimizer = build_optimizer(self.model, config.optimizer, runtime.device)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda step: lr_multiplier(step, config.steps, config.optimizer)
@@ -295,11 +298,29 @@ class Trainer:
                 progress.update(task, completed=done, loss=loss)
                 if self.snapshots is not None and done in self.snapshots.steps:
                     self._snapshot(done)
-                if self.checkpointer is not None and done % cfg.checkpoint_interval == 0 and done < cfg.steps:
+                periodic = done % cfg.checkpoint_interval == 0 and done < cfg.steps
+                if self.checkpointer is not None and periodic:
                     self._save(done, result)
+                if self.preemption is not None and done < cfg.steps and self._preempted():
+                    self._stop_on_preemption(done, result, saved=periodic)
         result.final_train_loss = result.history[-1]["train_loss"]
         result.final_val_loss = result.history[-1]["val_loss"]
         return result
+
+    def _preempted(self) -> bool:
+        """Whether any rank finds the preemption request (collective: the ranks stop together)."""
+        assert self.preemption is not None
+        (asking,) = self._sum_over_ranks([float(self.preemption.asked())])
+        return asking > 0
+
+    def _stop_on_preemption(self, done: int, result: LoopResult, saved: bool) -> None:
+        """Checkpoint step ``done`` (unless it just was), acknowledge it (rank 0), and stop."""
+        assert self.preemption is not None
+        if not saved:
+            self._save(done, result)
+        if self.world.is_main:
+            self.preemption.acknowledge(done)
+        raise Preempted(done)
 
     def _save(self, done: int, result: LoopResult) -> None:
         assert self.checkpointer is not None

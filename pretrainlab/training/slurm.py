@@ -6,10 +6,11 @@ and exits with the job's status: DVC still sees one command. On each node the jo
 under torchrun (:mod:`pretrainlab.training.launch`), the nodes meeting on the allocation's first node;
 the job itself publishes the outputs (atomic renames on the shared filesystem), as a local run does.
 
-Preemption and time limits: SLURM signals the job before stopping it (submitit asks for ``USR2``),
-submitit calls :meth:`StageJob.checkpoint` (the same job, resubmitted) and requeues it, and the
-requeued job's training resumes from its last checkpoint (every ``resources.checkpoint_interval``
-steps) bit for bit, as any interrupted run does; the steps since that checkpoint are trained again.
+Preemption and time limits: SLURM signals the job before stopping it (submitit asks for ``USR2``)
+and submitit calls :meth:`StageJob.checkpoint`, which asks the workers for a checkpoint now
+(:mod:`pretrainlab.training.preemption`): they save the step they are at and stop, and the same job is
+requeued and resumes from that step bit for bit, no step trained twice. Without an answer within
+60 s (the stage was not training) the job is requeued anyway and resumes from its last checkpoint.
 
 ``resources.slurm.executor: local`` hands the job to submitit's local executor instead: a process on
 this machine with the same files, logs and requeueing, to try a configuration without a cluster (and
@@ -41,6 +42,7 @@ from pretrainlab.training.launch import (
     run_under_torchrun,
     torchrun,
 )
+from pretrainlab.training.preemption import ACK_TIMEOUT_S, REQUEST_ENV, CheckpointRequest
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +92,10 @@ class StageJob:
             check_world_size(self.nproc_per_node, resolve_runtime(self.device, self.precision).device)
             flags = node_flags(self.nproc_per_node, allocation.num_nodes, rendezvous_of(allocation))
             preemption = getattr(signal, f"SIG{submitit.JobEnvironment.USR_SIG}")
+            request = preemption_request(allocation)
+            if allocation.global_rank == 0:  # a requeued job's earlier request was answered
+                request.clear()
+            os.environ[REQUEST_ENV] = str(request.path)  # for the workers this task launches
             returncode = run_under_torchrun(
                 torchrun(flags, list(self.program)), ignored_signals=(preemption,)
             )
@@ -98,11 +104,23 @@ class StageJob:
         return JobOutcome(returncode)
 
     def checkpoint(self) -> Any:
-        """Called by submitit when the job is preempted or times out: requeue the same job (the
-        training resumes from its own checkpoints)."""
+        """Called by submitit (in its signal handler, on the first node) when the job is preempted or
+        times out: ask the workers for a checkpoint now, wait for it, and requeue the same job."""
+        import submitit
         from submitit.helpers import DelayedSubmission
 
+        if preemption_request(submitit.JobEnvironment()).ask_and_wait() is None:
+            log.warning(
+                "no checkpoint within %g s of the preemption signal (not training?): requeued, "
+                "resuming from the last checkpoint",
+                ACK_TIMEOUT_S,
+            )
         return DelayedSubmission(self)
+
+
+def preemption_request(allocation: Any) -> CheckpointRequest:
+    """The job's preemption request, in its submitit folder (shared by its nodes), named by job id."""
+    return CheckpointRequest(Path(allocation.paths.folder) / f"{allocation.job_id}_preemption")
 
 
 def rendezvous_of(allocation: Any) -> Any:

@@ -1,8 +1,9 @@
 """Training as a SLURM job (``resources.launcher: slurm``), with submitit's local executor
 (``resources.slurm.executor: local``: the job is a process here, with submitit's files, logs and
 requeueing): a submitted cell ends with the weights of a local run and streams the job's lines; a job
-preempted mid-run is requeued and ends with the weights of an uninterrupted run; a stage whose job
-refuses its input exits 2 with the stage's one-line message."""
+preempted mid-run checkpoints the step it is at, is requeued, resumes from that step and ends with the
+weights of an uninterrupted run; a stage whose job refuses its input exits 2 with the stage's one-line
+message."""
 
 from __future__ import annotations
 
@@ -80,7 +81,7 @@ def test_a_submitted_cell_trains_as_a_local_one(tmp_path, reference, capfd):
     assert not (out / "checkpoints").exists()
 
 
-def test_a_preempted_job_is_requeued_and_ends_as_an_uninterrupted_run(tmp_path, reference):
+def test_a_preempted_job_checkpoints_at_the_signal_and_ends_as_an_uninterrupted_run(tmp_path, reference):
     out, marker, jobs = tmp_path / "cell", tmp_path / "held", tmp_path / "jobs"
     program = [str(HERE / "preempted_cell.py"), str(marker), str(out), "--steps", str(STEPS)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -91,7 +92,7 @@ def test_a_preempted_job_is_requeued_and_ends_as_an_uninterrupted_run(tmp_path, 
     lines = []
     for line in stage.stdout:  # the job's lines, streamed by the stage
         lines.append(line.strip())
-        if line.strip() == "holding":  # step 4 done, the checkpoint of step 3 on disk
+        if line.strip() == "holding":  # step 4 trained, the checkpoint of step 3 on disk
             [submitted] = (jobs / "cell").glob("*_submitted.pkl")
             controller = psutil.Process(int(submitted.name.split("_")[0]))  # the local job's id: its pid
             [task] = controller.children()
@@ -101,8 +102,10 @@ def test_a_preempted_job_is_requeued_and_ends_as_an_uninterrupted_run(tmp_path, 
     lines += rest.split("\n")
     assert stage.returncode == 0, stderr[-3000:]
     assert any("Requeued job" in line for line in lines), stderr[-3000:]  # submitit's, from the job's log
+    assert "checkpointed at step 4 on the preemption signal" in stderr.splitlines()
+    assert [line for line in stderr.splitlines() if line.startswith("resuming from")][-1].endswith("(step 4)")
     steps = [int(line.split()[1]) for line in lines if line.startswith("step ")]
-    assert steps == list(range(1, STEPS + 1))  # 1-3, held in 4, then 4-12: resumed at step 3, not from 0
+    assert steps == list(range(1, STEPS + 1))  # 1-4, then 5-12: resumed at the signal's step 4, not at 3
     _assert_same_run(out, reference)
 
 
