@@ -93,7 +93,7 @@ class StageJob:
             flags = node_flags(self.nproc_per_node, allocation.num_nodes, rendezvous_of(allocation))
             preemption = getattr(signal, f"SIG{submitit.JobEnvironment.USR_SIG}")
             request = preemption_request(allocation)
-            if allocation.global_rank == 0:  # a requeued job's earlier request was answered
+            if allocation.global_rank == 0:  # a requeued job starts without its answered request
                 request.clear()
             os.environ[REQUEST_ENV] = str(request.path)  # for the workers this task launches
             returncode = run_under_torchrun(
