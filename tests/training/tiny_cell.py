@@ -2,11 +2,12 @@
 the tests that kill it or split it across ranks. Prints ``step N`` after every step and
 ``publishing`` before the outputs are written, so a test can kill it at a chosen moment.
 
-    python tests/training/tiny_cell.py OUT [--steps 12] [--fingerprint fp]
+    python tests/training/tiny_cell.py OUT [--steps 12] [--fingerprint fp] [--track DIR]
     torchrun --nproc_per_node 2 tests/training/tiny_cell.py OUT --cell cd=ddp/causal_decoder/full_lm ...
 
 Each ``--cell NAME=PARALLELISM/ARCH/OBJECTIVE`` trains into ``OUT/NAME`` (several cells share one
 launch, as consecutive process groups); without ``--cell``, one causal-decoder cell trains into OUT.
+``--track DIR`` logs each cell to the dvclive tracker in DIR (the run ``pretrain@tiny``).
 """
 
 from __future__ import annotations
@@ -18,10 +19,18 @@ from pathlib import Path
 
 import numpy as np
 
-from pretrainlab.config.schema import ModelSize, OptimizerConfig, PretrainCell, ResourcesConfig
+from pretrainlab.config.schema import (
+    DvcLiveOptions,
+    ModelSize,
+    OptimizerConfig,
+    PretrainCell,
+    ResourcesConfig,
+    TrackingConfig,
+)
 from pretrainlab.models.build import build_model
 from pretrainlab.objectives.registry import get_objective
 from pretrainlab.tokenization.specials import SpecialTokens
+from pretrainlab.tracking.run import TrackedRun
 from pretrainlab.training import cell as cell_module
 from pretrainlab.training import loop
 from pretrainlab.training.batches import ObjectiveBatches, fixed_batches
@@ -58,6 +67,7 @@ def run(
     compile: bool = False,
     warmup: FrozenWarmup | None = None,
     eval_at: tuple[int, ...] = (),
+    tracked: TrackedRun | None = None,
 ) -> dict:
     size = ModelSize(d_model=32, n_layers=2, n_heads=2, d_ff=64, dropout=dropout)
     tokens_per_step = plan_cell(
@@ -103,7 +113,13 @@ def run(
         tokenizer_dir=tokenizer_dir,
         eval_at=snapshot_points(plan, eval_at),
     )
-    return run_job(job, resources)
+    return run_job(job, resources, tracked)
+
+
+def dvclive_run(folder: Path) -> TrackedRun:
+    """The dvclive tracker writing into ``folder``."""
+    tracking = TrackingConfig(sinks=["dvclive"], dvclive=DvcLiveOptions(dir=str(folder)))
+    return TrackedRun(tracking, group="tiny", params={})
 
 
 def _announce_progress() -> None:
@@ -128,11 +144,13 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--fingerprint", default="fp")
     parser.add_argument("--cell", action="append", default=[], help="NAME=PARALLELISM/ARCH/OBJECTIVE")
+    parser.add_argument("--track", type=Path, help="log to the dvclive tracker in this folder")
     args = parser.parse_args()
+    tracked = dvclive_run(args.track) if args.track else None
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
     _announce_progress()
     if not args.cell:
-        run(args.out, steps=args.steps, fingerprint=args.fingerprint)
+        run(args.out, steps=args.steps, fingerprint=args.fingerprint, tracked=tracked)
     for spec in args.cell:
         name, rest = spec.split("=")
         parallelism, arch, objective = rest.split("/")
@@ -143,6 +161,7 @@ def main() -> None:
             arch=arch,
             objective=objective,
             parallelism=parallelism,
+            tracked=tracked,
         )
 
 
