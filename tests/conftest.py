@@ -19,6 +19,11 @@ if "PYTEST_XDIST_WORKER" in os.environ:  # `make test` runs one worker per core:
 GUARD = CheckoutGuard(ROOT, source_files())
 sys.addaudithook(GUARD.audit)
 
+# `import dvc` binds DVC's log handler to the sys.stdout of that moment. Imported first inside a test
+# that swaps sys.stdout (typer's CliRunner, capsys), it would keep writing to that test's stream once
+# closed, and a later test of the same worker calling DVC in-process would fail on "I/O operation on
+# closed file". Imported here, it writes to the session's stream.
+import dvc  # noqa: E402, F401
 
 # The modules that build a whole study (minutes each), longest first. `make test` hands each module to
 # one pytest-xdist worker in collection order (--dist loadfile --no-loadscope-reorder): these go first,
