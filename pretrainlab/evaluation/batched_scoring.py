@@ -73,6 +73,7 @@ class _Group:
     inputs: np.ndarray
     branches: list[np.ndarray] = field(default_factory=list)
     members: list[tuple[int, int, int]] = field(default_factory=list)  # (example, branch, skip)
+    branch_of: dict[bytes, int] = field(default_factory=dict)  # a target's bytes -> its branch index
 
 
 @dataclass(frozen=True)
@@ -124,9 +125,8 @@ def group_by_inputs(
         if spec.aligned_labels:
             group.members.append((index, -1, int(n_skip)))
             continue
-        b = next((k for k, seen in enumerate(group.branches) if np.array_equal(seen, targets)), None)
-        if b is None:
-            b = len(group.branches)
+        b = group.branch_of.setdefault(targets.tobytes(), len(group.branches))
+        if b == len(group.branches):
             group.branches.append(targets)
         group.members.append((index, b, int(n_skip)))
     return list(groups.values()), labels
@@ -159,77 +159,72 @@ def layout_rows(
             aligned = labels[example]
             assert aligned is not None
             where = np.flatnonzero(aligned != IGNORE)
-            scored.append(np.stack([where, aligned[where], np.full(len(where), example)], axis=1))
+            part = np.empty((len(where), 3), np.int64)
+            part[:, 0], part[:, 1], part[:, 2] = where, aligned[where], example
+            scored.append(part)
         n = len(trunk)
         return [_Row(trunk, np.arange(n), np.zeros(n, np.int64), np.ones(n, bool), None, _stack(scored))]
+    # Python lists throughout: a row is tens of tokens, where a numpy call costs more than the work
     encoder_decoder = spec.is_encoder_decoder
     p = 0 if encoder_decoder else len(trunk)  # the inputs' length in the row (ED: in the encoder)
+    head = trunk[:p].tolist()
+    targets = [branch.tolist() for branch in group.branches]
     rows = []
     for chunk in _chunks(group, len(trunk), max_tokens, int(encoder_decoder)):
-        live = [b for b in chunk if len(group.branches[b])]  # an empty target scores 0: nothing to run
+        live = [b for b in chunk if targets[b]]  # an empty target scores 0: nothing to run
         if not live:
             continue
         # the sequence each branch continues the trunk with (ED: the decoder's [bos, targets[:-1]])
-        seqs = {
-            b: np.concatenate([[specials.bos], group.branches[b][:-1]])
-            if encoder_decoder
-            else group.branches[b]
-            for b in live
-        }
+        seqs = {b: [specials.bos, *targets[b][:-1]] if encoder_decoder else targets[b] for b in live}
         shared = _common_prefix([seqs[b] for b in live])  # leading tokens every branch has: read once
-        stem = np.concatenate([trunk[:p], seqs[live[0]][:shared]])
-        tokens, positions, branch_ids = [stem], [np.arange(len(stem))], [np.zeros(len(stem), np.int64)]
+        tokens = head + seqs[live[0]][:shared]
+        n_stem = len(tokens)
+        positions, branch_ids = list(range(n_stem)), [0] * n_stem
         starts: dict[int, int] = {}
-        offset = len(stem)
         for i, b in enumerate(live, 1):
             rest = seqs[b][shared:]
-            starts[b] = offset
-            tokens.append(rest)
-            positions.append(len(stem) + np.arange(len(rest)))
-            branch_ids.append(np.full(len(rest), i, np.int64))
-            offset += len(rest)
-        at, label, owner = [], [], []
+            starts[b] = len(tokens)
+            tokens += rest
+            positions += range(n_stem, n_stem + len(rest))
+            branch_ids += [i] * len(rest)
+        scored = []
         for example, b, skip in group.members:
             if b not in starts:
                 continue
-            target = group.branches[b]
-            j = np.arange(skip, len(target))
-            # the index in the branch's own sequence of the token that predicts target j: the decoder's
-            # token before it (inputs + targets, the inputs' last for j = 0); the ED decoder's own input
-            # at j ([bos, targets[:-1]] is targets shifted right). The stem holds the first len(stem).
-            m = j if encoder_decoder else p + j - 1
-            at.append(np.where(m < len(stem), m, starts[b] + m - len(stem)))
-            label.append(target[j])
-            owner.append(np.full(len(j), example))
-        scored = (
-            [np.stack([np.concatenate(at), np.concatenate(label), np.concatenate(owner)], axis=1)]
-            if at
-            else []
-        )
-        flat = np.concatenate(tokens).astype(np.int64)
-        bidirectional = np.zeros(len(flat), bool)
+            target, offset = targets[b], starts[b] - n_stem
+            for j in range(skip, len(target)):
+                # the index in the branch's own sequence of the token that predicts target j: the
+                # decoder's token before it (inputs + targets, the inputs' last for j = 0); the ED
+                # decoder's own input at j ([bos, targets[:-1]] is targets shifted right). The stem
+                # holds the first n_stem.
+                m = j if encoder_decoder else p + j - 1
+                scored.append((m if m < n_stem else m + offset, target[j], example))
+        bidirectional = np.zeros(len(tokens), bool)
         if spec.bidirectional_prefix:  # the inputs (none on the ED decoder side: p = 0)
             bidirectional[:p] = True
         rows.append(
             _Row(
-                flat,
-                np.concatenate(positions),
-                np.concatenate(branch_ids),
+                np.array(tokens, np.int64),
+                np.array(positions, np.int64),
+                np.array(branch_ids, np.int64),
                 bidirectional,
                 trunk if encoder_decoder else None,
-                _stack(scored),
+                np.array(scored, np.int64).reshape(-1, 3),
             )
         )
     return rows
 
 
-def _common_prefix(seqs: Sequence[np.ndarray]) -> int:
+def _common_prefix(seqs: Sequence[list[int]]) -> int:
     """How many leading tokens all of ``seqs`` share (0 for a single sequence: nothing to share)."""
     if len(seqs) < 2:
         return 0
-    n = min(len(s) for s in seqs)
-    same = (np.stack([s[:n] for s in seqs]) == seqs[0][:n]).all(axis=0)
-    return n if same.all() else int(np.argmin(same))
+    n = 0
+    for column in zip(*seqs, strict=False):
+        if any(token != column[0] for token in column):
+            break
+        n += 1
+    return n
 
 
 def _stack(parts: list[np.ndarray]) -> np.ndarray:
@@ -302,12 +297,17 @@ def _hidden(
     dtype = next(model.parameters()).dtype
     tokens = _pad([r.tokens for r in rows], pad, np.int64).to(device)
     real = _pad([np.ones(len(r.tokens), bool) for r in rows], False, bool).to(device)
-    mask = tree_attention_mask(
-        real,
-        _pad([r.branch for r in rows], 0, np.int64).to(device),
-        _pad([r.bidirectional for r in rows], False, bool).to(device),
-        dtype,
-    )
+    if stack is not None and all(r.bidirectional.all() for r in rows):
+        # the BERT-style encoder's rows: every query sees every real key ([B, 1, 1, T], cheaper to
+        # build and to read); a pad query seeing real keys changes nothing a real position reads
+        mask = torch.where(real, 0.0, torch.finfo(dtype).min).to(dtype)[:, None, None]
+    else:
+        mask = tree_attention_mask(
+            real,
+            _pad([r.branch for r in rows], 0, np.int64).to(device),
+            _pad([r.bidirectional for r in rows], False, bool).to(device),
+            dtype,
+        )
     positions = _pad([r.positions for r in rows], 0, np.int64).to(device)
     encoder = [r.encoder_tokens for r in rows if r.encoder_tokens is not None]
     encoder_tokens = _pad(encoder, pad, np.int64).to(device) if encoder else None

@@ -145,7 +145,7 @@ class _Layer:
             k, v = _rotate(kv[:, :, : a.kv_heads], *rotary), kv[:, :, a.kv_heads :]
             cos, sin = (r[rows, queries] for r in rotary)
             q = _rotate(F.linear(x[rows, queries], a.qkv[:n]).unflatten(-1, (a.heads, a.head_dim)), cos, sin)
-            mask, h = mask[rows, 0, queries][:, None], h[rows, queries]
+            mask, h = mask.expand(-1, -1, mask.shape[-1], -1)[rows, 0, queries][:, None], h[rows, queries]
         h = h + self.norm(a.attend(q, k, v, mask), 1)
         if self.cross is not None and cross is not None:
             c, (states, cross_mask) = self.cross, cross
@@ -224,7 +224,8 @@ class ScoringStack:
     ) -> torch.Tensor:
         """``[B, S, d]`` final hidden states at ``queries`` ([B, S] positions of each row).
 
-        ``mask`` is the additive ``[B, 1, T, T]`` mask of the (decoder) rows; ED also takes the encoder
+        ``mask`` is the additive ``[B, 1, T, T]`` mask of the (decoder) rows, or ``[B, 1, 1, T]`` where
+        every query sees the same keys (the BERT-style encoder); ED also takes the encoder
         rows and which of their positions are real (``[B, S_enc]`` bool, right-padded).
         """
         if self.encoder is None:
