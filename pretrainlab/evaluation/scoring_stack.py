@@ -33,12 +33,12 @@ import torch.nn.functional as F
 from transformers import PreTrainedModel
 
 GELU_TANH = 2 * math.sqrt(2 / math.pi)  # gelu_tanh(x) = x * sigmoid(GELU_TANH * (x + 0.044715 x^3))
+_GELU_TANH_T = torch.tensor(GELU_TANH)  # addcmul's first operand (a 0-d tensor broadcasts)
 
 
 def gelu_tanh_times(gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
     """``gelu(gate, approximate="tanh") * up`` as ``gate * sigmoid(2u) * up`` (``tanh z = 2σ(2z) − 1``)."""
-    out = gate * gate
-    out.mul_(0.044715 * GELU_TANH).add_(GELU_TANH).mul_(gate)
+    out = torch.addcmul(_GELU_TANH_T, gate, gate, value=0.044715 * GELU_TANH).mul_(gate)
     return out.sigmoid_().mul_(gate).mul_(up)
 
 
