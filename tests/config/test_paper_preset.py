@@ -72,11 +72,17 @@ def test_a_p3_subset_in_a_held_out_cluster_is_refused(tmp_path):
 # ------------------------------------------------------------------- the CPU-sized copy, end to end
 CAP = 4  # rows per P3 task: the fixtures have 2-6, so some tasks are capped
 LIMIT = 2  # items per lm-eval task
+# What the copy finetunes and evaluates: ordering (b)'s two MTF cells (non-causal and encoder-decoder,
+# each on all 313 P3 tasks) with their sources, and CD:FLM, so T0-Eval runs on every architecture. Each
+# of the paper's 14 evaluations costs ~17 s of T0-Eval on the fixtures (the same code path for each
+# model of an architecture); every pretraining cell and adaptation of the preset still trains.
+FINETUNED = ("nd-mlm-mtf", "ed-mlm-mtf")
+EVALUATED = ("cd-flm", "nd-mlm", "ed-mlm", *FINETUNED)
 
 
 def cpu_sized(paper: dict, dataset_paths: dict[str, str]) -> dict:
     """The paper preset's structure (cells, adaptations, MTF cells and their 313 P3 tasks and clusters,
-    evaluated models, T0-Eval) at a size two CPU cores run in minutes: a tiny model, tiny budgets,
+    T0-Eval on :data:`EVALUATED`) at a size two CPU cores run in minutes: a tiny model, tiny budgets,
     synthworld instead of FineWeb, each P3 subset a local ``save_to_disk`` folder ``p3/<subset>`` in P3's
     columns (``files`` sources would do too, at ~80 ms a file to open against ~6 ms), and the suites'
     datasets read from ``dataset_paths``."""
@@ -101,6 +107,7 @@ def cpu_sized(paper: dict, dataset_paths: dict[str, str]) -> dict:
     constant = {"lr": 3.0e-3, "warmup_steps": 2, "schedule": "constant"}
     for cell in params["adapt"].values():
         cell.update(budget={"tokens": 4.0e3}, optimizer=constant)
+    params["finetune"] = {name: params["finetune"][name] for name in FINETUNED}
     for cell in params["finetune"].values():
         cell.update(budget={"tokens": 4.0e3}, cap=CAP, optimizer=constant, sources=[
             {"kind": "disk", "path": f"p3/{s['name']}", "cluster": s["cluster"], "task": s["task"]}
@@ -109,7 +116,8 @@ def cpu_sized(paper: dict, dataset_paths: dict[str, str]) -> dict:
         items_per_task=10, held_out_items_per_task=10, bootstrap_samples=100, val_tokens=1024
     )
     params["evaluate"]["lm_eval"].update(limit=LIMIT, dataset_paths=dataset_paths)
-    # T0-Eval only: EAI-Eval's 27 harness tasks would add ~30 s per model (14 models); it has its own
+    params["evaluate"]["models"] = {m: params["evaluate"]["models"][m] for m in EVALUATED}
+    # T0-Eval only: EAI-Eval's 27 harness tasks would add ~30 s per model; it has its own
     # end-to-end test on the same fixtures (tests/evaluation/test_eai_eval.py)
     params["evaluate"]["lm_eval"]["tasks"] = ["t0_eval"]
     params["resources"] = {"device": "cpu", "precision": "fp32", "nproc_per_node": 1, "compile": False,
