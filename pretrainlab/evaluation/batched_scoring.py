@@ -31,7 +31,8 @@ once: here the decoder's ``bos`` (row ``[bos x]``, positions ``[0 1]``: x and z 
 branch is empty), in a span-corruption format the sentinel that starts every target.
 
 BERT-style encoder (``aligned_labels``): examples with identical inputs (choices of the same token
-count share ``prompt <mask>×k``) are one bidirectional row; each choice reads its labels from it.
+count share ``prompt <mask>×k``) are one bidirectional row; each choice reads its labels from it. Its
+mask is ``[B, 1, 1, T]`` (every query sees every real key), not a tree.
 
 Examples share a row only when their inputs are identical: when a prompt is cut to fit ``seq_len``,
 a longer choice leaves less of it (:class:`~.prompt_layout.PromptFormat`), so such an item's
