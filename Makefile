@@ -5,6 +5,9 @@
 # build of that version: the CPU build where pip's configuration offers it, a GPU node its CUDA build;
 # a venv that already has a torch (e.g. made with `python3 -m venv --system-site-packages .venv` on a
 # node with a system torch) keeps it.
+# The environment's bytecode is compiled once at install (uv --compile-bytecode): where
+# PYTHONDONTWRITEBYTECODE is set, Python would otherwise compile torch, transformers and DVC from source
+# in every stage process (~6 s each on 2 cores: 13-15 s instead of 7 s to import them).
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -33,7 +36,7 @@ $(UV):
 
 $(STAMP): pyproject.toml $(LOCK) | $(UV)
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q --no-deps "$(TORCH)"
-	$(UV) pip install -q --python $(PY) -r $(LOCK)
+	$(UV) pip install -q --compile-bytecode --python $(PY) -r $(LOCK)
 	$(UV) pip install -q --python $(PY) --no-deps -e .
 	touch $(STAMP)
 

@@ -226,6 +226,21 @@ def test_an_edit_to_model_code_makes_every_evaluation_stale(study):
     assert stale_stages(study) == set()
 
 
+def test_bytecode_python_writes_beside_the_code_makes_nothing_stale(study):
+    """A stage's code deps include package folders; Python writes ``__pycache__`` into them on import
+    (unless PYTHONDONTWRITEBYTECODE is set): DVC must hash the code, not the bytecode (.dvcignore)."""
+    import compileall
+
+    folders = [study / "pretrainlab", study / "stages", study / "pipelines"]
+    try:
+        assert all(compileall.compile_dir(str(folder), quiet=1, force=True) for folder in folders)
+        assert any((study / "pretrainlab" / "models" / "__pycache__").glob("*.pyc"))
+        assert stale_stages(study) == set()
+    finally:
+        for cache in [c for folder in folders for c in folder.rglob("__pycache__")]:
+            shutil.rmtree(cache)
+
+
 def test_a_change_makes_stale_only_what_it_touches(study):
     """An operational key invalidates nothing; an evaluation key every evaluation and nothing upstream.
     (That `dvc repro` then runs exactly the stale stages and what descends from them is the adaptation
