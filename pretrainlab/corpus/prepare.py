@@ -108,8 +108,7 @@ class OrderedPool(Generic[In, Out]):
             self.consume(self.work(item))
             return
         if self._pool is None:
-            method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(method))
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=_worker_context(self.work))
         self._pending.append(self._pool.submit(self.work, item))
         while self._pending and (len(self._pending) > 2 * self.workers or self._pending[0].done()):
             self.consume(_result(self._pending.popleft()))
@@ -128,6 +127,21 @@ class OrderedPool(Generic[In, Out]):
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
         self._pending.clear()
+
+
+def _worker_context(work: Callable[..., object]) -> multiprocessing.context.BaseContext:
+    """``forkserver`` with ``work``'s module imported before forking (``spawn`` where there is none).
+
+    Each worker is then forked with numpy, pyarrow and the work's code already imported, instead of
+    importing them itself (about 0.3 CPU-s per worker per build). Python 3.11 does not preload the
+    main script either (its ``"__main__"`` preload is a no-op): each worker still re-runs it. The
+    preload applies when this process starts its forkserver, i.e. at its first pool.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["__main__", work.__module__])
+    return context
 
 
 def _result(future: Future[Out]) -> Out:
