@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Generic, TypeVar
 
 import numpy as np
@@ -133,15 +135,27 @@ def _worker_context(work: Callable[..., object]) -> multiprocessing.context.Base
     """``forkserver`` with ``work``'s module imported before forking (``spawn`` where there is none).
 
     Each worker is then forked with numpy, pyarrow and the work's code already imported, instead of
-    importing them itself (about 0.3 CPU-s per worker per build). Python 3.11 does not preload the
-    main script either (its ``"__main__"`` preload is a no-op): each worker still re-runs it. The
-    preload applies when this process starts its forkserver, i.e. at its first pool.
+    importing them itself (about 0.3 CPU-s per worker per build). Each worker also re-runs the main
+    script, and Python 3.11's own ``"__main__"`` preload is a no-op, so the modules the main script
+    took names from are preloaded too: that re-run then imports nothing. The preload applies when
+    this process starts its forkserver, i.e. at its first pool.
     """
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["__main__", work.__module__])
+    context.set_forkserver_preload(["__main__", work.__module__, *_main_imports()])
     return context
+
+
+def _main_imports() -> list[str]:
+    """Modules the ``__main__`` module imported, or imported names from (``from m import f``)."""
+    main = sys.modules.get("__main__")
+    names = set()
+    for value in vars(main).values() if main is not None else ():
+        name = value.__name__ if isinstance(value, ModuleType) else getattr(value, "__module__", None)
+        if isinstance(name, str) and name in sys.modules and name not in ("__main__", "__mp_main__"):
+            names.add(name)
+    return sorted(names)
 
 
 def _result(future: Future[Out]) -> Out:
