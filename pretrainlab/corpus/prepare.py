@@ -137,8 +137,8 @@ def _worker_context(work: Callable[..., object]) -> multiprocessing.context.Base
     Each worker is then forked with numpy, pyarrow and the work's code already imported, instead of
     importing them itself (about 0.3 CPU-s per worker per build). Each worker also re-runs the main
     script, and Python 3.11's own ``"__main__"`` preload is a no-op, so the modules the main script
-    took names from are preloaded too: that re-run then imports nothing. The preload applies when
-    this process starts its forkserver, i.e. at its first pool.
+    took names from are preloaded too (those importable from the working directory): that re-run then
+    imports next to nothing. The preload applies when this process starts its forkserver (first pool).
     """
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
@@ -148,10 +148,13 @@ def _worker_context(work: Callable[..., object]) -> multiprocessing.context.Base
 
 
 def _main_imports() -> list[str]:
-    """Modules the ``__main__`` module imported, or imported names from (``from m import f``)."""
+    """Modules a main script imported, or imported names from (``from m import f``).
+
+    None for an interactive ``__main__`` (no file): workers do not re-run that.
+    """
     main = sys.modules.get("__main__")
     names = set()
-    for value in vars(main).values() if main is not None else ():
+    for value in vars(main).values() if getattr(main, "__file__", None) else ():
         name = value.__name__ if isinstance(value, ModuleType) else getattr(value, "__module__", None)
         if isinstance(name, str) and name in sys.modules and name not in ("__main__", "__mp_main__"):
             names.add(name)
