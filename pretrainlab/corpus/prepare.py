@@ -23,6 +23,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from multiprocessing import forkserver
 from types import ModuleType
 from typing import Generic, TypeVar
 
@@ -89,7 +90,8 @@ class OrderedPool(Generic[In, Out]):
     """Apply ``work`` to items in worker processes; ``consume`` gets the results in submission order.
 
     The first item runs in this process and the workers start only when a second one arrives, so a
-    one-batch corpus (tests, tiny studies) never pays for starting them. At most ``2 * workers``
+    one-batch corpus (tests, tiny studies) never waits for them; the forkserver they fork from starts
+    with the pool, in the background, so it is ready by then. At most ``2 * workers``
     items are in flight, which bounds memory. ``workers <= 1`` runs everything in this process.
     Workers are started with ``forkserver`` (``spawn`` where there is none): this process may hold
     Arrow or torch threads, which a plain ``fork`` would copy in an undefined state. Like any such
@@ -101,6 +103,9 @@ class OrderedPool(Generic[In, Out]):
         self.consume = consume
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
+        self._context = _worker_context(work) if workers > 1 else None
+        if self._context is not None and self._context.get_start_method() == "forkserver":
+            forkserver.ensure_running()  # starts in the background, while this process reads
         self._pending: deque[Future[Out]] = deque()
         self._submitted = 0
 
@@ -110,7 +115,7 @@ class OrderedPool(Generic[In, Out]):
             self.consume(self.work(item))
             return
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=_worker_context(self.work))
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=self._context)
         self._pending.append(self._pool.submit(self.work, item))
         while self._pending and (len(self._pending) > 2 * self.workers or self._pending[0].done()):
             self.consume(_result(self._pending.popleft()))
