@@ -5,7 +5,6 @@ tracker and trains the same weights as a run without any."""
 from __future__ import annotations
 
 import csv
-import functools
 import logging
 import socket
 import subprocess
@@ -15,7 +14,7 @@ import pytest
 
 from pretrainlab.config.schema import TrackingConfig
 from pretrainlab.tracking.run import TrackedRun
-from pretrainlab.training import job, loop
+from pretrainlab.training import loop
 from tests.tracking.wandb_offline import offline_run
 from tests.training import tiny_cell
 
@@ -34,8 +33,7 @@ def train(out: Path, tracking: TrackingConfig | None) -> Path:
     tracked = None if tracking is None else TrackedRun(tracking, GROUP, PARAMS)
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(out.parent)  # a stage's working directory: its provenance reads ./dvc.lock and git
-        patch.setattr(tiny_cell, "run_job", functools.partial(job.run_job, tracked=tracked))
-        tiny_cell.run(out)
+        tiny_cell.run(out, tracked=tracked)
     return out
 
 
