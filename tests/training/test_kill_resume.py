@@ -15,8 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from safetensors.torch import load_file
 
 from tests.training import tiny_cell
 
@@ -48,16 +46,7 @@ def _assert_nothing_looks_finished_unless_it_is(out: Path, reference: Path) -> N
     if not (out / "metrics.json").exists():
         return
     # metrics are written last: if they are there, the model and curve are the finished ones
-    assert (out / "curve.csv").read_text() == (reference / "curve.csv").read_text()
-    _assert_same_weights(out, reference)
-
-
-def _assert_same_weights(out: Path, reference: Path) -> None:
-    got = load_file(out / "model" / "model.safetensors")
-    expected = load_file(reference / "model" / "model.safetensors")
-    assert got.keys() == expected.keys()
-    for name in expected:
-        assert torch.equal(got[name], expected[name]), name
+    tiny_cell.assert_same_run(out, reference)
 
 
 def _plant_bad_checkpoints(checkpoints: Path) -> None:
@@ -102,8 +91,7 @@ def test_killed_three_times_then_finished_equals_uninterrupted(tmp_path):
     if resumable:
         assert "resuming from" in log and "step-00000099 was made with other params" in log
         assert "ignoring unreadable checkpoint" in log  # the one cut mid-write
-    _assert_same_weights(out, reference)
-    assert (out / "curve.csv").read_text() == (reference / "curve.csv").read_text()
+    tiny_cell.assert_same_run(out, reference)
     metrics = json.loads((out / "metrics.json").read_text())
     assert {k: v for k, v in metrics.items() if k not in TIMING} == {
         k: v for k, v in expected_metrics.items() if k not in TIMING

@@ -15,9 +15,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-import torch
 import yaml
-from safetensors.torch import load_file
 
 from pretrainlab.config.schema import ResourcesConfig, SlurmConfig
 from pretrainlab.training import slurm
@@ -46,17 +44,6 @@ def reference(tmp_path_factory) -> Path:
     return out
 
 
-def _assert_same_run(out: Path, reference: Path) -> None:
-    assert (out / "curve.csv").read_text() == (reference / "curve.csv").read_text()
-    got, expected = (
-        load_file(out / "model" / "model.safetensors"),
-        load_file(reference / "model" / "model.safetensors"),
-    )
-    assert got.keys() == expected.keys()
-    for name in expected:
-        assert torch.equal(got[name], expected[name]), name
-
-
 def _submit_command(program: list[str], jobs: Path) -> list[str]:
     """The submitting side in a process of its own, as the stage command runs it."""
     code = (
@@ -77,7 +64,7 @@ def test_a_submitted_cell_trains_as_a_local_one(tmp_path, reference, capfd):
     assert returncode == 0
     streamed = [line for line in capfd.readouterr().out.splitlines() if line.startswith("step ")]
     assert streamed == [f"step {step}" for step in range(1, STEPS + 1)]  # the job's lines, in the stage's
-    _assert_same_run(out, reference)
+    tiny_cell.assert_same_run(out, reference)
     assert not (out / "checkpoints").exists()
 
 
@@ -106,7 +93,7 @@ def test_a_preempted_job_checkpoints_at_the_signal_and_ends_as_an_uninterrupted_
     assert [line for line in stderr.splitlines() if line.startswith("resuming from")][-1].endswith("(step 4)")
     steps = [int(line.split()[1]) for line in lines if line.startswith("step ")]
     assert steps == list(range(1, STEPS + 1))  # 1-4, then 5-12: resumed at the signal's step 4, not at 3
-    _assert_same_run(out, reference)
+    tiny_cell.assert_same_run(out, reference)
 
 
 def test_a_job_that_refuses_its_input_fails_the_stage_in_one_line(tmp_path):

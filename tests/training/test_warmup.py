@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from safetensors.torch import load_file
 
 from pretrainlab.adaptation.freeze import trainable_only
 from pretrainlab.training import job as job_module
@@ -73,9 +72,4 @@ def test_killed_after_a_main_checkpoint_resumes_without_warming_up_again(tmp_pat
     tiny_cell.run(tmp_path / "killed", steps=STEPS, warmup=LAYER_1_WARMUP)
 
     assert warm_ups == []
-    expected = load_file(tmp_path / "straight" / "model" / "model.safetensors")
-    got = load_file(tmp_path / "killed" / "model" / "model.safetensors")
-    assert expected.keys() == got.keys()
-    assert all(torch.equal(expected[name], got[name]) for name in expected)
-    curve = (tmp_path / "straight" / "curve.csv").read_text()
-    assert (tmp_path / "killed" / "curve.csv").read_text() == curve
+    tiny_cell.assert_same_run(tmp_path / "killed", tmp_path / "straight")

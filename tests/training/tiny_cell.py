@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import torch
+from safetensors.torch import load_file
 
 from pretrainlab.config.schema import (
     DvcLiveOptions,
@@ -114,6 +116,16 @@ def run(
         eval_at=snapshot_points(plan, eval_at),
     )
     return run_job(job, resources, tracked)
+
+
+def assert_same_run(out: Path, reference: Path) -> None:
+    """``out`` ended as ``reference`` did: the same loss curve and bit-identical final weights."""
+    assert (out / "curve.csv").read_text() == (reference / "curve.csv").read_text()
+    got = load_file(out / "model" / "model.safetensors")
+    expected = load_file(reference / "model" / "model.safetensors")
+    assert got.keys() == expected.keys()
+    for name in expected:
+        assert torch.equal(got[name], expected[name]), name
 
 
 def dvclive_run(folder: Path) -> TrackedRun:
