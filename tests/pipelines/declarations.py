@@ -4,9 +4,14 @@ params key changes, so code or a key the stage reads but does not declare leaves
 
 - Code: every repository file of the stage's import closure (:mod:`tests.pipelines.import_closure`)
   — its module ``stages/<name>.py`` plus the CLI path ``<script> stage <name>`` runs through — must
-  lie under a dep, and no dep may hold a Python file outside that closure (a directory dep is fine
-  when the stage runs every file in it; data deps such as ``data/tokens`` or ``lm_eval_tasks`` hold
-  no Python code and are not judged).
+  lie under a dep, and the code deps must be exactly :func:`code_deps` of that closure: a package
+  folder (below the top level, e.g. ``pretrainlab/models``) of which the stage runs at least half the
+  Python files is one dep, the rest are listed file by file. A folder dep then reruns the stage for an
+  edit to one of its files the stage does not run, the price of a short dep list: every dep costs
+  each no-op ``dvc status``/``dvc repro`` a hash lookup, an entry in DVC's lock file and in its
+  read-lock file, per stage. A package the stage uses only a few files of stays file by file, so
+  pretraining does not rerun when, say, the scoring code changes. Data deps such as ``data/tokens``
+  or ``lm_eval_tasks`` hold no Python code and are not judged.
 - Params: the keys a stage lists must be the keys its ``Params`` is built from, which the stage
   module names in ``study_keys(study, cell)``. A listed key may be a whole section holding the key
   read (``models`` for ``models.tiny``): a foreach over adapt cells or a matrix over pretrain cells
@@ -133,8 +138,43 @@ def _grouped(problems: Iterable[tuple[str, str]]) -> list[str]:
     return lines
 
 
+def _python_files_in(folder: str, python_files: Iterable[str]) -> list[str]:
+    return [f for f in python_files if _within(f, folder)]
+
+
+def code_deps(reached: Iterable[str], python_files: Iterable[str]) -> list[str]:
+    """The code deps that declare a stage running ``reached``: each package folder below the top level
+    of which it runs at least half the Python files, else (looking into its subfolders) each file.
+
+    >>> files = ["p/__init__.py", "p/m/__init__.py", "p/m/a.py", "p/m/b.py", "p/e/x.py", "p/e/y.py", "p/e/z.py"]
+    >>> code_deps(["p/__init__.py", "p/m/__init__.py", "p/m/a.py", "p/e/x.py"], files)
+    ['p/__init__.py', 'p/e/x.py', 'p/m']
+    """
+    python_files = sorted(python_files)
+    reached = set(reached)
+    deps: list[str] = []
+
+    def visit(folder: str, depth: int) -> None:
+        inside = _python_files_in(folder, python_files)
+        run = [f for f in inside if f in reached]
+        if not run:
+            return
+        if depth >= 2 and 2 * len(run) >= len(inside):
+            deps.append(folder)
+            return
+        deps.extend(f for f in run if f.count("/") == folder.count("/") + 1)
+        for sub in sorted({f.rsplit("/", 1)[0] for f in inside if f.count("/") > folder.count("/") + 1}):
+            if sub.count("/") == folder.count("/") + 1:
+                visit(sub, depth + 1)
+
+    deps.extend(f for f in sorted(reached) if "/" not in f)
+    for top in sorted({f.split("/", 1)[0] for f in reached if "/" in f}):
+        visit(top, 1)
+    return sorted(deps)
+
+
 def code_problems(root: Path, stages: Iterable[DeclaredStage], python_files: Iterable[str]) -> list[str]:
-    """Code a stage runs but no dep covers, and deps that hold code the stage never runs."""
+    """Code a stage runs but no dep covers, and code deps other than :func:`code_deps` of what it runs."""
     python_files = sorted(python_files)
     problems: list[tuple[str, str]] = []
     closures: dict[tuple[str, str], dict[str, str | None]] = {}
@@ -146,14 +186,38 @@ def code_problems(root: Path, stages: Iterable[DeclaredStage], python_files: Ite
         if (script, module) not in closures:
             closures[script, module] = closure(root, [module], (cli_entry(root, script), ["stage"]))
         reached = closures[script, module]
+        expected = code_deps(reached, python_files)
+        declared = [d for d in stage.deps if _python_files_in(d, python_files)]
         for file, importer in sorted(reached.items()):
             if not any(_within(file, dep) for dep in stage.deps):
                 via = f" (imported by {importer})" if importer else ""
                 problems.append((stage.name, f"runs {file}{via}, which no dep covers"))
-        for dep in stage.deps:
-            if unused := [f for f in python_files if _within(f, dep) and f not in reached]:
+        for folder in sorted(set(expected) - set(declared)):
+            listed = [d for d in declared if _within(d, folder) and d != folder]
+            if listed:
+                inside = _python_files_in(folder, python_files)
+                run = sum(f in reached for f in inside)
+                problems.append(
+                    (
+                        stage.name,
+                        f"lists {len(listed)} deps inside {folder}: declare {folder} instead "
+                        f"(the stage runs {run} of its {len(inside)} Python files)",
+                    )
+                )
+        for dep in sorted(set(declared) - set(expected)):
+            unused = [f for f in _python_files_in(dep, python_files) if f not in reached]
+            if any(_within(dep, folder) for folder in expected if folder != dep):
+                continue  # named above: declare the folder instead
+            if unused:
                 what = "is code" if unused == [dep] else f"holds {', '.join(unused)},"
                 problems.append((stage.name, f"dep {dep} {what} which the stage never runs"))
+            else:
+                problems.append(
+                    (
+                        stage.name,
+                        f"dep {dep}: list {', '.join(d for d in expected if _within(d, dep))} instead",
+                    )
+                )
     return _grouped(problems)
 
 

@@ -90,6 +90,14 @@ TOY = {
     "toy/flows.py": "",
     "toy/helper.py": "",
     "toy/unrelated.py": "",
+    "toy/data/__init__.py": "",  # a package the stage runs most of: one folder dep
+    "toy/data/a.py": "",
+    "toy/data/b.py": "",
+    "toy/scoring/__init__.py": "",  # a package the stage runs little of: file by file
+    "toy/scoring/x.py": "",
+    "toy/scoring/y.py": "",
+    "toy/scoring/z.py": "",
+    "toy/scoring/w.py": "",
     "stages/__init__.py": "",
     "stages/build.py": """\
         from pretrainlab.config.schema import Strict, TokenizerConfig
@@ -103,10 +111,13 @@ TOY = {
 
         def main(study, cell):
             from toy.helper import help  # function-local: followed
+            from toy.data import a
+            from toy.scoring import x
         """,
 }
 TOY_CODE = ["stages/__init__.py", "stages/build.py", "toy/__init__.py", "toy/cli.py", "toy/config.py"]
 TOY_CODE += ["toy/errors.py", "toy/helper.py", "toy/schema.py"]
+TOY_CODE += ["toy/data", "toy/scoring/__init__.py", "toy/scoring/x.py"]
 
 
 def toy_problems(root: Path, deps: list[str], params: list[str]) -> list[str]:
@@ -131,9 +142,21 @@ def toy(tmp_path) -> Path:
 
 def test_a_complete_declaration_has_no_problems(toy):
     assert toy_problems(toy, [*TOY_CODE, "data/raw"], ["seed", "tokenizer"]) == []
-    assert (
-        toy_problems(toy, ["stages", *TOY_CODE[2:]], ["seed", "tokenizer"]) == []
-    )  # a dep dir covers its files
+
+
+def test_a_package_the_stage_runs_most_of_is_one_dep_and_one_it_runs_little_of_is_listed(toy):
+    code = [f for f in TOY_CODE if f != "toy/data"]
+    assert toy_problems(toy, [*code, "toy/data/__init__.py", "toy/data/a.py"], ["seed", "tokenizer"]) == [
+        "build: lists 2 deps inside toy/data: declare toy/data instead (the stage runs 2 of its 3 Python files)"
+    ]
+    code = [f for f in TOY_CODE if not f.startswith("toy/scoring")]
+    assert toy_problems(toy, [*code, "toy/scoring"], ["seed", "tokenizer"]) == [
+        "build: dep toy/scoring holds toy/scoring/w.py, toy/scoring/y.py, toy/scoring/z.py, "
+        "which the stage never runs"
+    ]
+    assert toy_problems(toy, ["stages", *TOY_CODE[2:]], ["seed", "tokenizer"]) == [
+        "build: dep stages: list stages/__init__.py, stages/build.py instead"  # never a top-level folder
+    ]
 
 
 def test_planted_omissions_are_reported(toy):
@@ -146,6 +169,7 @@ def test_planted_omissions_are_reported(toy):
 
 def test_over_broad_declarations_are_reported(toy):
     assert toy_problems(toy, ["toy", *TOY_CODE[:2]], ["seed", "tokenizer", "corpus"]) == [
-        "build: dep toy holds toy/flows.py, toy/unrelated.py, which the stage never runs",
+        "build: dep toy holds toy/data/b.py, toy/flows.py, toy/scoring/w.py, toy/scoring/y.py, "
+        "toy/scoring/z.py, toy/unrelated.py, which the stage never runs",
         "build: dvc.yaml lists corpus, which its Params never reads",
     ]
