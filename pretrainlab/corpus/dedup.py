@@ -148,60 +148,78 @@ class _Powers:
 _powers = _Powers()
 
 
-# What str.split() splits ASCII text on: bytes.split()'s whitespace and \x1c-\x1f.
-_ASCII_WHITESPACE = np.zeros(256, dtype=bool)
-_ASCII_WHITESPACE[list(b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f")] = True
+# ASCII upper case -> lower case, and what str.split() splits ASCII text on -> b" ".
+_LOWER_SPACED = bytes.maketrans(
+    bytes(range(ord("A"), ord("Z") + 1)) + b"\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f",
+    bytes(range(ord("a"), ord("z") + 1)) + b" " * 9,
+)
+# What else str.split() splits on (str.isspace()): in lower-cased UTF-8 text, only these are not ASCII.
+_UNICODE_WHITESPACE = re.compile("[\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
 
 
-def _ascii_or_split(text: str) -> bytes:
-    """ASCII text as is; other text lower-cased, split and joined by spaces (str's Unicode rules)."""
+def _spaced_words(text: str) -> bytes:
+    """The lower-cased UTF-8 text with every whitespace character a space, stripped (runs remain)."""
     if text.isascii():
-        return text.encode("ascii")
-    return " ".join(text.lower().split()).encode("utf-8")
+        return text.encode("ascii").translate(_LOWER_SPACED).strip(b" ")
+    lowered = text.lower()
+    if _UNICODE_WHITESPACE.search(lowered):
+        return " ".join(lowered.split()).encode("utf-8")
+    return lowered.encode("utf-8").translate(_LOWER_SPACED).strip(b" ")
 
 
 def shingle_hashes(texts: Sequence[str], n: int) -> tuple[np.ndarray, np.ndarray]:
     """:func:`shingle_hash` of every shingle of :func:`word_shingles` of each text, without building them.
 
     Returns ``(hashes, counts)``: uint32 hashes, document after document, and int64 shingles per
-    document. The texts go into one buffer (non-ASCII ones already lower-cased and split in Python),
-    lower-cased, with each whitespace run made one space: there every shingle is a contiguous span,
-    and prefix sums of ``(byte + 1) * B^j`` give every span's polynomial hash at once.
+    document. The texts go into one buffer, lower-cased, with each whitespace run made one space and
+    one space between texts: there every shingle is a contiguous span, and prefix sums of
+    ``(byte + 1) * B^j`` give every span's polynomial hash at once.
     """
-    pieces = [_ascii_or_split(text) for text in texts]
-    raw = np.frombuffer(b"\n".join(pieces).lower(), dtype=np.uint8)  # "\n": texts share no word
-    space = _ASCII_WHITESPACE[raw]
-    space_before = np.ones_like(space)
-    space_before[1:] = space[:-1]
-    space_after = np.ones_like(space)
-    space_after[:-1] = space[1:]
-    word_starts = np.flatnonzero(~space & space_before)
-    word_lasts = np.flatnonzero(~space & space_after)
-    # The buffer keeps words and the first byte of each whitespace run after a word, as " ".
-    kept = ~space
-    kept[1:] |= space[1:] & ~space[:-1]
-    buffer = np.where(space, np.uint8(ord(" ")), raw)[kept]
-    in_buffer = np.cumsum(kept) - 1  # raw index -> buffer index
-
-    lengths = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces)) + 1
-    text_starts = np.cumsum(lengths) - lengths
-    words = np.bincount(np.searchsorted(text_starts, word_starts, side="right") - 1, minlength=len(texts))
+    pieces = [_spaced_words(text) for text in texts]
+    lengths = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
+    has_words = lengths > 0
+    all_have_words = bool(has_words.all())
+    if not all_have_words:
+        pieces, lengths = [p for p in pieces if p], lengths[has_words]
+    buffer = np.frombuffer(b" ".join(pieces), dtype=np.uint8)
+    text_starts = np.cumsum(lengths + 1) - (lengths + 1)
+    space = buffer == ord(" ")
+    repeated = np.flatnonzero(space[1:] & space[:-1]) + 1  # the 2nd, 3rd, ... space of a run
+    if len(repeated):
+        kept = np.ones(len(buffer), dtype=bool)
+        kept[repeated] = False
+        buffer, space = buffer[kept], space[kept]
+        text_starts -= np.searchsorted(repeated, text_starts)
+    # Now words are separated by exactly one space, texts too.
+    spaces = np.flatnonzero(space)
+    word_starts = np.concatenate([[0], spaces + 1])
+    word_ends = np.concatenate([spaces, [len(buffer)]])
+    first_word = np.searchsorted(spaces, text_starts)  # of each text
+    words = np.diff(first_word, append=len(word_starts) if len(pieces) else 0)
     counts = np.maximum(words - n + 1, 1)
-    text = np.repeat(np.arange(len(texts)), counts)
+    text = np.repeat(np.arange(len(pieces)), counts)
     shingle = np.arange(len(text)) - np.repeat(np.cumsum(counts) - counts, counts)  # within its text
-    first_word = (np.cumsum(words) - words)[text] + shingle
-    last_word = first_word + np.minimum(n - 1, words[text] - 1 - shingle)
-    starts = np.zeros(len(text), dtype=np.int64)  # a text without words is one empty shingle, b""
-    ends = np.zeros(len(text), dtype=np.int64)
-    has_words = words[text] > 0
-    starts[has_words] = in_buffer[word_starts[first_word[has_words]]]
-    ends[has_words] = in_buffer[word_lasts[last_word[has_words]]] + 1
+    first = first_word[text] + shingle
+    starts = word_starts[first]
+    ends = word_ends[first + np.minimum(n - 1, words[text] - 1 - shingle)]
 
     up, down = _powers(len(buffer) + 1)
     prefix = np.zeros(len(buffer) + 1, dtype=np.uint64)
-    np.cumsum((buffer + np.uint64(1)) * up[:-1], out=prefix[1:])  # uint64 arithmetic wraps: mod 2^64
-    hashes = _fmix64((prefix[ends] - prefix[starts]) * down[starts]) >> np.uint64(32)
-    return hashes.astype(np.uint32), counts
+    np.add(buffer, np.uint64(1), out=prefix[1:])
+    prefix[1:] *= up[: len(buffer)]  # uint64 arithmetic wraps: mod 2^64
+    np.cumsum(prefix[1:], out=prefix[1:])
+    spans = prefix[ends]
+    spans -= prefix[starts]
+    spans *= down[starts]
+    hashes = (_fmix64(spans) >> np.uint64(32)).astype(np.uint32)
+    if all_have_words:
+        return hashes, counts
+    # A text without words is one shingle, b"", whose hash is 0.
+    all_counts = np.ones(len(texts), dtype=np.int64)
+    all_counts[has_words] = counts
+    all_hashes = np.zeros(int(all_counts.sum()), dtype=np.uint32)
+    all_hashes[np.repeat(has_words, all_counts)] = hashes
+    return all_hashes, all_counts
 
 
 @dataclass(frozen=True, eq=False)

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import random
+import sys
 
 import numpy as np
 import pyarrow as pa
 from datasketch import MinHash, MinHashLSH
 
-from pretrainlab.corpus.dedup import ExactDedup, NearDedup, shingle_hash, shingle_hashes, word_shingles
+from pretrainlab.corpus.dedup import (
+    _UNICODE_WHITESPACE,
+    ExactDedup,
+    NearDedup,
+    shingle_hash,
+    shingle_hashes,
+    word_shingles,
+)
 
 WORDS = [
     "river",
@@ -109,7 +117,8 @@ def test_word_shingles() -> None:
 
 def test_vectorised_shingle_hashes_equal_hashing_each_shingle() -> None:
     rng = random.Random(3)
-    pieces = ["ab", "C", "DEF", "é", "İ", "\u212a", " ", "  ", "\n", "\t", "\x1d", "\xa0", "\x00"]
+    pieces = ["ab", "C", "DEF", "é", "İ", "\u212a", "ΑΣ"]  # Kelvin sign lower-cases to ASCII; final sigma
+    pieces += [" ", "  ", "\n", "\t", "\x1d", "\xa0", "\x85", "\u3000", "\x00"]
     texts = ["".join(rng.choice(pieces) for _ in range(rng.randrange(0, 40))) for _ in range(300)]
     texts += ["", " ", "one", "  A b  C d\ne  "]
     for n in (1, 2, 5):
@@ -118,6 +127,13 @@ def test_vectorised_shingle_hashes_equal_hashing_each_shingle() -> None:
             shingles = [word_shingles(t, n) for t in batch]
             assert counts.tolist() == [len(s) for s in shingles]
             assert hashes.tolist() == [shingle_hash(s) for doc in shingles for s in doc]
+
+
+def test_the_unicode_whitespace_pattern_is_every_non_ascii_character_str_split_splits_on() -> None:
+    non_ascii_spaces = [chr(c) for c in range(128, sys.maxunicode + 1) if chr(c).isspace()]
+    assert [
+        c for c in map(chr, range(128, sys.maxunicode + 1)) if _UNICODE_WHITESPACE.match(c)
+    ] == non_ascii_spaces
 
 
 def test_shingle_hash_spreads_distinct_shingles_evenly() -> None:
