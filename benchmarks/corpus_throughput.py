@@ -36,7 +36,7 @@ from pretrainlab.corpus import cleaning
 from pretrainlab.corpus.build import BATCH_DOCUMENTS, build_corpus
 from pretrainlab.corpus.dedup import ExactDedup, MinHasher, NearDedup, _fmix32, shingle_hash, word_shingles
 from pretrainlab.corpus.prepare import available_cores
-from pretrainlab.corpus.synthworld import generate_documents
+from pretrainlab.synthworld import generate_documents
 
 DOC_BYTES = 400  # about the mean synthworld document
 NUM_PERM, SHINGLE_WORDS, THRESHOLD, SEED = 128, 5, 0.8, 0

@@ -33,7 +33,6 @@ from machine import spread, timed, write_result
 from pretrainlab.config.load import load_params
 from pretrainlab.config.schema import Study, SynthworldSource
 from pretrainlab.corpus.build import build_corpus
-from pretrainlab.corpus.synthworld import generate_task_items
 from pretrainlab.evaluation.batched_scoring import CPU_BATCH_TOKENS
 from pretrainlab.evaluation.rank_classification import (
     EncodedItem,
@@ -45,6 +44,7 @@ from pretrainlab.evaluation.rank_classification import (
 )
 from pretrainlab.evaluation.suite import resolve_tasks
 from pretrainlab.models.build import build_model
+from pretrainlab.synthworld import generate_task_items
 from pretrainlab.tokenization.load import load_tokenizer
 from pretrainlab.tokenization.train_bpe import train_tokenizer
 

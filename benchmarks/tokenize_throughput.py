@@ -35,7 +35,7 @@ from pretrainlab.config.schema import CorpusConfig, FilesSource, TokenizerConfig
 from pretrainlab.corpus.build import build_corpus
 from pretrainlab.corpus.prepare import available_cores
 from pretrainlab.corpus.shards import iter_texts
-from pretrainlab.corpus.synthworld import generate_documents
+from pretrainlab.synthworld import generate_documents
 from pretrainlab.tokenization.encode import BATCH_DOCUMENTS, corpus_sample, encode_corpus, encode_documents
 from pretrainlab.tokenization.encoders import choose_encoder
 from pretrainlab.tokenization.load import load_tokenizer

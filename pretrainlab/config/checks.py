@@ -85,7 +85,7 @@ def _replicates(params: Study) -> list[str]:
 
 def _evaluate_tasks(params: Study) -> list[str]:
     """Task names are checked here, not minutes into the evaluate stage (synthworld's names: no torch)."""
-    from pretrainlab.corpus.synthworld import TASK_FAMILIES
+    from pretrainlab.synthworld import TASK_FAMILIES
 
     tasks = params.evaluate.tasks
     if tasks == "all":

@@ -79,7 +79,7 @@ def _local_path(source: HFSource, root: Path) -> Path:
 # ------------------------------------------------------------------------------------ synthworld
 def _synthworld(source: SynthworldSource) -> Iterator[RawDocument]:
     # Imported lazily: the generator is a large module that ``files``/``hf`` corpora never need.
-    from pretrainlab.corpus.synthworld import generate_documents
+    from pretrainlab.synthworld import generate_documents
 
     for text in generate_documents(documents=source.documents, entities=source.entities, seed=source.seed):
         yield RawDocument("synthworld", text)

@@ -1,7 +1,7 @@
 """Reference accuracies of a task that no model trained on the corpus produced: chance, majority, shortcut.
 
 A zero-shot accuracy means little until it is set against what needs no knowledge of the world. Each
-baseline here is a pure function of synthworld :class:`~pretrainlab.corpus.synthworld.TaskItem` objects
+baseline here is a pure function of synthworld :class:`~pretrainlab.synthworld.TaskItem` objects
 (anything with ``prompt``, ``choices`` and ``answer``); none reads the corpus. Each returns a
 :class:`Baseline` with the accuracy *and* the per-item correctness on the evaluation items, in item
 order, so a report can run a paired test of a model against it on the same items.
@@ -26,7 +26,7 @@ order, so a report can run a paired test of a model against it on the same items
 ``H0: each item is right with probability 1 / len(choices)`` (the Poisson-binomial law of the number
 correct, a binomial when every item has the same number of choices) at level ``alpha`` (0.05).
 
->>> from pretrainlab.corpus.synthworld import TaskItem
+>>> from pretrainlab.synthworld import TaskItem
 >>> def item(prompt, choices, answer):
 ...     return TaskItem("demo", "demo", "t0", prompt, choices, answer, False)
 >>> copied = [item("Mira lives in Velmora.", (" Astrin", " Velmora"), 1),

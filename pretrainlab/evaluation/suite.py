@@ -24,7 +24,6 @@ import pyarrow as pa
 import torch
 
 from pretrainlab.config.schema import EvaluateConfig
-from pretrainlab.corpus.synthworld import TASK_FAMILIES, generate_task_items
 from pretrainlab.errors import UserInputError
 from pretrainlab.evaluation.bootstrap import bootstrap_ci, bootstrap_mean_over_tasks
 from pretrainlab.evaluation.item_results import item_table
@@ -40,6 +39,7 @@ from pretrainlab.evaluation.reference_baselines import reference_baselines, shor
 from pretrainlab.models.architectures import architecture
 from pretrainlab.models.build import register_sdpa
 from pretrainlab.models.load import check_tokenizer_lineage, load_pretrained
+from pretrainlab.synthworld import TASK_FAMILIES, generate_task_items
 from pretrainlab.tokenization.specials import SpecialTokens
 from pretrainlab.tokenization.token_stream import TokenStream
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pretrainlab.corpus.synthworld import HELD_OUT_CLUSTERS
+from pretrainlab.synthworld import HELD_OUT_CLUSTERS
 
 DATA_FILE = Path(__file__).with_name("t0_clusters.json")
 

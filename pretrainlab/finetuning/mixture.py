@@ -29,17 +29,17 @@ from itertools import zip_longest
 
 import numpy as np
 
-from pretrainlab.corpus.synthworld import (
+from pretrainlab.evaluation.prompt_layout import PromptFormat
+from pretrainlab.evaluation.rank_classification import encode_items
+from pretrainlab.models.architectures import ARCHITECTURES, architecture
+from pretrainlab.objectives.example import Example
+from pretrainlab.synthworld import (
     HELD_OUT_CLUSTERS,
     TASK_FAMILIES,
     TRAINING_CLUSTERS,
     TaskItem,
     generate_task_items,
 )
-from pretrainlab.evaluation.prompt_layout import PromptFormat
-from pretrainlab.evaluation.rank_classification import encode_items
-from pretrainlab.models.architectures import ARCHITECTURES, architecture
-from pretrainlab.objectives.example import Example
 from pretrainlab.tokenization.specials import SpecialTokens
 
 WORLD_KEYS = ("entities", "documents", "seed")

@@ -108,9 +108,9 @@ def test_synthworld_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         for i in range(documents):
             yield f"Document {i}: " + " ".join(rng.choice(WORDS) for _ in range(40))
 
-    fake = types.ModuleType("pretrainlab.corpus.synthworld")
+    fake = types.ModuleType("pretrainlab.synthworld")
     fake.generate_documents = generate_documents  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "pretrainlab.corpus.synthworld", fake)
+    monkeypatch.setitem(sys.modules, "pretrainlab.synthworld", fake)
     config = CorpusConfig(sources=[SynthworldSource(kind="synthworld", documents=200, entities=20, seed=3)])
     stats = build_corpus(config, seed=0, out_dir=tmp_path / "corpus")
     assert stats.sources[0].origins == {"synthworld": 200}

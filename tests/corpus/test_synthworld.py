@@ -12,8 +12,8 @@ import textwrap
 
 import pytest
 
-from pretrainlab.corpus import synthworld
-from pretrainlab.corpus.synthworld import (
+from pretrainlab import synthworld
+from pretrainlab.synthworld import (
     GENRES,
     HELD_OUT_CLUSTERS,
     TASK_FAMILIES,
@@ -70,7 +70,7 @@ def test_output_does_not_depend_on_pythonhashseed():
     code = textwrap.dedent(
         f"""
         import hashlib
-        from pretrainlab.corpus.synthworld import TASK_FAMILIES, generate_documents, generate_task_items
+        from pretrainlab.synthworld import TASK_FAMILIES, generate_documents, generate_task_items
         docs = list(generate_documents({DOCUMENTS}, {ENTITIES}, {SEED}))
         items = [repr(i) for n in TASK_FAMILIES for i in generate_task_items(n, 6, entities={ENTITIES}, documents={DOCUMENTS}, seed={SEED})]
         print(hashlib.sha256("\\x00".join(docs).encode()).hexdigest())
@@ -245,7 +245,7 @@ def test_prompted_tasks_are_answerable_from_the_prompt(world):
 
 
 def test_reading_comprehension_states_every_choice_once_for_a_different_person(world):
-    from pretrainlab.corpus.synthworld.training_tasks import RC_QUESTIONS
+    from pretrainlab.synthworld.training_tasks import RC_QUESTIONS
 
     for it in generate_task_items("reading_comprehension.biography", 40, **WORLD):
         # the subject is named in full and asked about (first letter aside: one template lowercases it)
@@ -267,7 +267,7 @@ def test_reading_comprehension_states_every_choice_once_for_a_different_person(w
 
 
 def test_sentiment_labels_follow_the_lexicon():
-    from pretrainlab.corpus.synthworld.lexicon import SENTIMENT
+    from pretrainlab.synthworld.lexicon import SENTIMENT
 
     positive_words = {w for good, _ in SENTIMENT.values() for w in good}
     negative_words = {w for _, bad in SENTIMENT.values() for w in bad}

@@ -18,8 +18,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pytest
 
-from pretrainlab.corpus.synthworld import TASK_FAMILIES, TaskItem, generate_corpus, generate_task_items
 from pretrainlab.evaluation.reference_baselines import Baseline, majority, shortcut, shortcut_test
+from pretrainlab.synthworld import TASK_FAMILIES, TaskItem, generate_corpus, generate_task_items
 
 ENTITIES, DOCUMENTS = 600, 12000  # the default study's synthworld source (params.yaml)
 SEEDS = (0, 1, 2)

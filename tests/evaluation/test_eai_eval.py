@@ -43,8 +43,8 @@ def dataset_paths(tmp_path, monkeypatch) -> dict[str, str]:
 @pytest.fixture
 def model_dir(tmp_path):
     from pretrainlab.config.schema import ModelSize
-    from pretrainlab.corpus.synthworld import generate_documents
     from pretrainlab.models.build import build_model
+    from pretrainlab.synthworld import generate_documents
     from tests.tiny_tokenizer import tiny_tokenizer
 
     tokenizer, specials = tiny_tokenizer(list(generate_documents(entities=40, documents=120, seed=0)))

@@ -15,11 +15,11 @@ import pytest
 import torch
 
 from pretrainlab.config.schema import ModelSize, SynthworldSource
-from pretrainlab.corpus.synthworld import generate_documents
 from pretrainlab.errors import UserInputError
 from pretrainlab.evaluation.learning_curve import curve_file, curve_items_file, read_curve, read_curve_items
 from pretrainlab.models.build import build_model
 from pretrainlab.models.load import MODEL_CARD
+from pretrainlab.synthworld import generate_documents
 from stages import evaluate as evaluate_stage
 from tests.tiny_tokenizer import tiny_tokenizer
 

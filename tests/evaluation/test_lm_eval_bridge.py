@@ -68,8 +68,8 @@ def model_dirs(tmp_path_factory) -> dict[str, Path]:
     """A tiny byte-level BPE and one saved random model per architecture (tokenizer saved beside it)."""
 
     from pretrainlab.config.schema import ModelSize
-    from pretrainlab.corpus.synthworld import generate_documents
     from pretrainlab.models.build import build_model
+    from pretrainlab.synthworld import generate_documents
     from tests.tiny_tokenizer import tiny_tokenizer
 
     texts = list(generate_documents(entities=40, documents=120, seed=0))

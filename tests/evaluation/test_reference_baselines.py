@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pytest
 
-from pretrainlab.corpus.synthworld import TaskItem
 from pretrainlab.evaluation.reference_baselines import (
     Baseline,
     chance,
@@ -17,6 +16,7 @@ from pretrainlab.evaluation.reference_baselines import (
     shortcut,
     shortcut_test,
 )
+from pretrainlab.synthworld import TaskItem
 
 CITIES = (" Velmora", " Astrin", " Kelholm", " Duvik")
 

@@ -6,13 +6,13 @@ import pytest
 import torch
 
 from pretrainlab.config.schema import EvaluateConfig, ModelSize
-from pretrainlab.corpus.synthworld import HELD_OUT_CLUSTERS, TASK_FAMILIES, generate_documents
 from pretrainlab.errors import UserInputError
 from pretrainlab.evaluation.item_results import read_item_table, write_item_table
 from pretrainlab.evaluation.rank_classification import RankResult
 from pretrainlab.evaluation.suite import evaluate_model, resolve_tasks, summarise
 from pretrainlab.metrics_contract import EvaluationMetrics
 from pretrainlab.models.load import MODEL_CARD
+from pretrainlab.synthworld import HELD_OUT_CLUSTERS, TASK_FAMILIES, generate_documents
 
 WORLD = {"entities": 40, "documents": 120, "seed": 0}
 TASKS = ["nli.fact", "coreference.gender", "closed_book_qa.birthplace", "sentiment.review"]

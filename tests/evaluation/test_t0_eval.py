@@ -122,8 +122,8 @@ def offline(monkeypatch, tmp_path):
 def model_dirs(tmp_path_factory) -> dict[str, Path]:
     """A tiny byte-level BPE and a random 2-layer model per architecture, each with its card."""
     from pretrainlab.config.schema import ModelSize
-    from pretrainlab.corpus.synthworld import generate_documents
     from pretrainlab.models.build import build_model
+    from pretrainlab.synthworld import generate_documents
     from tests.tiny_tokenizer import tiny_tokenizer
 
     tokenizer, specials = tiny_tokenizer(list(generate_documents(entities=40, documents=120, seed=0)))
@@ -199,7 +199,7 @@ def test_evaluate_stage_stops_on_a_missing_dataset_before_any_work(tmp_path, mon
     from typer.testing import CliRunner
 
     from pretrainlab.cli import app
-    from pretrainlab.corpus.synthworld import generate_documents
+    from pretrainlab.synthworld import generate_documents
     from tests.conftest import SMOKE
     from tests.tiny_pretrained import save_tiny_cd_flm
     from tests.tiny_tokenizer import tiny_tokenizer

@@ -14,7 +14,7 @@ def world() -> dict[str, int]:
 
 @pytest.fixture(scope="session")
 def tokenizer_and_specials():
-    from pretrainlab.corpus.synthworld import generate_documents
+    from pretrainlab.synthworld import generate_documents
     from tests.tiny_tokenizer import tiny_tokenizer
 
     return tiny_tokenizer(generate_documents(**WORLD))

@@ -3,12 +3,6 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from pretrainlab.corpus.synthworld import (
-    HELD_OUT_CLUSTERS,
-    TASK_FAMILIES,
-    TRAINING_CLUSTERS,
-    generate_task_items,
-)
 from pretrainlab.evaluation.prompt_layout import PromptFormat
 from pretrainlab.evaluation.rank_classification import encode_items
 from pretrainlab.finetuning.mixture import (
@@ -20,6 +14,12 @@ from pretrainlab.finetuning.mixture import (
 )
 from pretrainlab.models.layout import collate
 from pretrainlab.objectives.example import IGNORE
+from pretrainlab.synthworld import (
+    HELD_OUT_CLUSTERS,
+    TASK_FAMILIES,
+    TRAINING_CLUSTERS,
+    generate_task_items,
+)
 
 PER_TASK, CAP = 60, 40
 

@@ -14,7 +14,7 @@ from tokenizers import Regex, Tokenizer, pre_tokenizers
 
 from pretrainlab.config.schema import CorpusConfig, FilesSource, TokenizerConfig
 from pretrainlab.corpus.build import build_corpus
-from pretrainlab.corpus.synthworld import generate_documents
+from pretrainlab.synthworld import generate_documents
 from pretrainlab.tokenization import encoders
 from pretrainlab.tokenization.encode import encode_corpus
 from pretrainlab.tokenization.encoders import HFEncoder, TiktokenEncoder, choose_encoder, first_difference

@@ -49,7 +49,7 @@ PINNED = {
 @pytest.fixture(scope="module")
 def tokenizer_and_specials():
     """A BPE trained on a small synthworld (the finetune counts above were pinned with it)."""
-    from pretrainlab.corpus.synthworld import generate_documents
+    from pretrainlab.synthworld import generate_documents
     from tests.tiny_tokenizer import tiny_tokenizer
 
     return tiny_tokenizer(generate_documents(entities=80, documents=400, seed=0))

@@ -3,7 +3,7 @@
 A controlled research instrument: every fact, phrasing and task answer is known. Pure Python + numpy,
 deterministic from the seed (byte-identical output whatever ``PYTHONHASHSEED`` is), no network.
 
-    >>> from pretrainlab.corpus import synthworld
+    >>> from pretrainlab import synthworld
     >>> texts = list(synthworld.generate_documents(documents=100, entities=40, seed=0))
     >>> items = synthworld.generate_task_items("nli.fact", 5, entities=40, documents=100, seed=0)
 
