@@ -31,6 +31,11 @@ def _map_text(table: pa.Table, fn: Callable[[pa.ChunkedArray], pa.ChunkedArray])
     return table.set_column(index, TEXT, fn(table.column(index)))
 
 
+def utf8_texts(table: pa.Table) -> list[bytes]:
+    """The ``text`` column as UTF-8 bytes, one object per row (Arrow's own bytes, no str round trip)."""
+    return table.column(TEXT).cast(pa.binary()).to_pylist()
+
+
 def nfc(table: pa.Table) -> pa.Table:
     r"""Unicode NFC: ``"e\u0301"`` (e + combining acute) -> ``"\u00e9"`` (é), so equal text has equal bytes."""
     return _map_text(table, lambda text: pc.utf8_normalize(text, form="NFC"))

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from pretrainlab.corpus.cleaning import TEXT
+from pretrainlab.corpus.cleaning import TEXT, utf8_texts
 
 # Shingles whose permuted hashes are held in memory at once (num_perm x this many uint32).
 _CHUNK_SHINGLES = 8192
@@ -36,9 +36,10 @@ def text_digest(text: str) -> bytes:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
 
 
-def text_digests(texts: Sequence[str]) -> list[bytes]:
-    """:func:`text_digest` of each text."""
-    return [text_digest(text) for text in texts]
+def text_digests(utf8: Sequence[bytes]) -> list[bytes]:
+    """:func:`text_digest` of each text, given as UTF-8 bytes (:func:`~.cleaning.utf8_texts`)."""
+    blake2b = hashlib.blake2b
+    return [blake2b(text, digest_size=16).digest() for text in utf8]
 
 
 class ExactDedup:
@@ -57,7 +58,7 @@ class ExactDedup:
         return keep
 
     def __call__(self, table: pa.Table) -> pa.Table:
-        return table.filter(pa.array(self.keep(text_digests(table.column(TEXT).to_pylist()))))
+        return table.filter(pa.array(self.keep(text_digests(utf8_texts(table)))))
 
 
 # str.split() splits ASCII text on these too; bytes.split() does not.

@@ -63,13 +63,12 @@ class PrepareBatch:
         rows = table.num_rows
         table = cleaning.drop_too_long(table, self.max_chars)
         too_long = rows - table.num_rows
-        texts = table.column(TEXT).to_pylist()
         return PreparedBatch(
             table=table,
             too_short=too_short,
             too_long=too_long,
-            digests=text_digests(texts) if self.exact else None,
-            signatures=self.hasher.signatures(texts) if self.hasher is not None else None,
+            digests=text_digests(cleaning.utf8_texts(table)) if self.exact else None,
+            signatures=self.hasher.signatures(table.column(TEXT).to_pylist()) if self.hasher else None,
             split_keys=split_keys(table),
         )
 

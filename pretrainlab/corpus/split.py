@@ -18,7 +18,7 @@ import hashlib
 import numpy as np
 import pyarrow as pa
 
-from pretrainlab.corpus.cleaning import TEXT
+from pretrainlab.corpus.cleaning import utf8_texts
 
 _PERSON = b"pl-split"
 
@@ -31,9 +31,10 @@ def split_key(text: str) -> float:
 
 def split_keys(table: pa.Table) -> np.ndarray:
     """``split_key`` of every document of a batch (float64, one per row)."""
-    return np.fromiter(
-        (split_key(t) for t in table.column(TEXT).to_pylist()), dtype=np.float64, count=table.num_rows
-    )
+    blake2b = hashlib.blake2b
+    digests = b"".join([blake2b(text, digest_size=8, person=_PERSON).digest() for text in utf8_texts(table)])
+    # uint64 -> float64 rounds to nearest, as Python's int / float does: the same keys as split_key.
+    return np.frombuffer(digests, dtype=">u8") / 2.0**64
 
 
 def split_table(table: pa.Table, val_fraction: float) -> tuple[pa.Table, pa.Table]:

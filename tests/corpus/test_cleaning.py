@@ -7,7 +7,7 @@ import random
 import pyarrow as pa
 
 from pretrainlab.corpus import cleaning
-from pretrainlab.corpus.split import split_key, split_table
+from pretrainlab.corpus.split import split_key, split_keys, split_table
 
 
 def _texts(table: pa.Table) -> list[str]:
@@ -59,3 +59,9 @@ def test_split_depends_only_on_text() -> None:
     assert set(_texts(train2)) == set(_texts(train)) & set(shuffled[:300])
     assert 20 < val.num_rows < 80
     assert all(0.0 <= split_key(t) < 1.0 for t in texts[:10])
+
+
+def test_batch_split_keys_equal_each_documents_split_key() -> None:
+    rng = random.Random(2)
+    texts = ["", "é", "東京 大阪"] + [" ".join(str(rng.random()) for _ in range(5)) for _ in range(3000)]
+    assert split_keys(pa.table({"text": texts})).tolist() == [split_key(t) for t in texts]
