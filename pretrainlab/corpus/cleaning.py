@@ -49,13 +49,24 @@ def normalize_whitespace(table: pa.Table) -> pa.Table:
     """
 
     def fn(text: pa.ChunkedArray) -> pa.ChunkedArray:
-        text = pc.replace_substring_regex(text, pattern=r"\r\n?", replacement="\n")
+        # The rarely needed regexes run only when their text occurs in the batch (a byte search).
+        if _occurs(text, b"\r"):
+            text = pc.replace_substring_regex(text, pattern=r"\r\n?", replacement="\n")
         text = pc.replace_substring_regex(text, pattern=_HORIZONTAL_SPACE_TO_COLLAPSE, replacement=" ")
-        text = pc.replace_substring_regex(text, pattern=r" ?\n ?", replacement="\n")
-        text = pc.replace_substring_regex(text, pattern=r"\n{3,}", replacement="\n\n")
+        # Spaces are single now: `` ?\n ?`` -> ``\n`` is dropping the space before, then after, each \n.
+        text = pc.replace_substring(text, pattern=" \n", replacement="\n")
+        text = pc.replace_substring(text, pattern="\n ", replacement="\n")
+        if _occurs(text, b"\n\n\n"):
+            text = pc.replace_substring_regex(text, pattern=r"\n{3,}", replacement="\n\n")
         return pc.utf8_trim_whitespace(text)
 
     return _map_text(table, fn)
+
+
+def _occurs(text: pa.ChunkedArray, needle: bytes) -> bool:
+    """Whether ``needle`` may occur in ``text``: searches the chunks' whole UTF-8 data buffers."""
+    buffers = (chunk.buffers()[2] for chunk in text.chunks)
+    return any(needle in buffer.to_pybytes() for buffer in buffers if buffer is not None)
 
 
 def drop_too_short(table: pa.Table, min_chars: int) -> pa.Table:

@@ -43,6 +43,32 @@ def test_horizontal_space_collapse_matches_replacing_every_run() -> None:
     assert collapsed.equals(every_run)
 
 
+def test_cleaning_equals_the_plain_regex_steps() -> None:
+    """The shortcuts (literal replaces, regexes skipped where their text does not occur) change nothing."""
+    import pyarrow.compute as pc
+
+    def reference(text: pa.ChunkedArray) -> list[str]:
+        text = pc.utf8_normalize(text, form="NFC")
+        for pattern, replacement in [
+            (r"\r\n?", "\n"),
+            (r"[\t\x0B\x0C\pZ]+", " "),
+            (r" ?\n ?", "\n"),
+            (r"\n{3,}", "\n\n"),
+        ]:
+            text = pc.replace_substring_regex(text, pattern=pattern, replacement=replacement)
+        return pc.utf8_trim_whitespace(text).to_pylist()
+
+    alphabet = ["a", "B", "é", "e\u0301", "\u00a0", "\u2028", "\u3000", " ", "  ", "\t", "\n", "\r", "\x85"]
+    rng = random.Random(5)
+    batches = [["".join(rng.choices(alphabet, k=rng.randrange(16))) for _ in range(500)] for _ in range(20)]
+    batches += [["a  b\n\n\n c", "d \r\n e"], ["plain ascii", ""], [], ["only\nnewlines\n"]]
+    for texts in batches:
+        chunks = [pa.array(texts[:7], pa.string()), pa.array(texts[7:], pa.string())]
+        table = pa.table({"text": pa.chunked_array(chunks)})
+        cleaned = cleaning.normalize_whitespace(cleaning.nfc(table))
+        assert _texts(cleaned) == reference(table.column("text"))
+
+
 def test_length_filters_count_characters_not_bytes() -> None:
     batch = pa.table({"text": ["ééé", "ab", "abcdef"]})
     assert _texts(cleaning.drop_too_short(batch, 3)) == ["ééé", "abcdef"]
