@@ -18,10 +18,8 @@ build leaves no ``out_dir``.
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,12 +29,11 @@ import pyarrow as pa
 
 from pretrainlab.atomic import atomic_dir, write_json
 from pretrainlab.config.schema import CorpusConfig, CorpusFilters, Source
-from pretrainlab.corpus.cleaning import TEXT
 from pretrainlab.corpus.dedup import ExactDedup, NearDedup
 from pretrainlab.corpus.mixture import MIXTURE, declared_mixture, source_key
-from pretrainlab.corpus.prepare import OrderedPool, PrepareBatch, PreparedBatch, available_cores
-from pretrainlab.corpus.shards import SCHEMA, SOURCE, ShardWriter
-from pretrainlab.corpus.sources import RawDocument, check_source, iter_documents
+from pretrainlab.corpus.prepare import OrderedPool, PrepareBatch, PreparedBatch, RawBatch, available_cores
+from pretrainlab.corpus.shards import ShardWriter
+from pretrainlab.corpus.sources import DocumentRun, check_source, iter_runs
 from pretrainlab.errors import UserInputError
 
 logger = logging.getLogger(__name__)
@@ -103,10 +100,11 @@ def build_corpus(
         pipeline = _Pipeline(config.filters, config.val_fraction, seed, tmp)
         pool = OrderedPool(pipeline.prepare, pipeline.add, available_cores() if workers is None else workers)
         try:
-            read = [_read_source(pool, pipeline, source, _key(i), root) for i, source in sources]
+            origins = [_read_source(pool, source, _key(i), root) for i, source in sources]
             pool.finish()
         finally:
             pool.close()
+        read = [_source_stats(_key(i), source, origins[i], pipeline) for i, source in sources]
         splits = pipeline.finish(read)
         mixture = declared_mixture(
             [source.weight for source in config.sources],
@@ -126,25 +124,39 @@ def _key(index: int) -> str:
 
 
 def _read_source(
-    pool: OrderedPool[pa.Table, PreparedBatch], pipeline: _Pipeline, source: Source, key: str, root: Path
-) -> SourceStats:
+    pool: OrderedPool[RawBatch, PreparedBatch], source: Source, key: str, root: Path
+) -> Counter[str]:
+    """Submit the source's documents in batches of BATCH_DOCUMENTS; returns documents per origin."""
     origins: Counter[str] = Counter()
-    invalid = 0
-    for chunk in _chunks(iter_documents(source, key, root), BATCH_DOCUMENTS):
-        origins.update(doc.origin for doc in chunk)
-        valid = [doc for doc in chunk if doc.text is not None]
-        invalid += len(chunk) - len(valid)
-        batch = pa.table({TEXT: [d.text for d in valid], SOURCE: [d.origin for d in valid]}, schema=SCHEMA)
-        pool.submit(batch)
-    pipeline.removed["invalid_utf8"] += invalid
+    runs: list[DocumentRun] = []
+    size = 0
+    try:
+        for run in iter_runs(source, key, root):
+            origins[run.origin] += len(run.texts)
+            while len(run.texts):
+                head = DocumentRun(run.origin, run.texts[: BATCH_DOCUMENTS - size])
+                run = DocumentRun(run.origin, run.texts[len(head.texts) :])
+                runs.append(head)
+                size += len(head.texts)
+                if size == BATCH_DOCUMENTS:
+                    pool.submit(RawBatch(key, runs))
+                    runs, size = [], 0
+    except UserInputError:
+        # An error in a document read before this one (found when a worker parses it) comes first.
+        if runs:
+            pool.submit(RawBatch(key, runs))
+        pool.finish()
+        raise
+    if runs:
+        pool.submit(RawBatch(key, runs))
+    return origins
+
+
+def _source_stats(key: str, source: Source, origins: Counter[str], pipeline: _Pipeline) -> SourceStats:
+    invalid = pipeline.invalid_utf8[key]
     stats = SourceStats(key, source.kind, sum(origins.values()), invalid, dict(sorted(origins.items())))
     logger.info("%s (%s): %d documents, %d with invalid UTF-8", key, source.kind, stats.documents, invalid)
     return stats
-
-
-def _chunks(documents: Iterator[RawDocument], size: int) -> Iterator[list[RawDocument]]:
-    while chunk := list(itertools.islice(documents, size)):
-        yield chunk
 
 
 class _Pipeline:
@@ -154,6 +166,7 @@ class _Pipeline:
         self.filters = filters
         self.val_fraction = val_fraction
         self.removed: Counter[str] = Counter({name: 0 for name in FILTERS})
+        self.invalid_utf8: Counter[str] = Counter()  # per source key
         self.exact = ExactDedup() if filters.exact_dedup else None
         minhash = filters.minhash
         self.near = (
@@ -176,6 +189,8 @@ class _Pipeline:
 
     def add(self, batch: PreparedBatch) -> None:
         """Apply the dedup filters to a prepared batch (in stream order) and route it to the splits."""
+        self.invalid_utf8[batch.source] += batch.invalid_utf8
+        self.removed["invalid_utf8"] += batch.invalid_utf8
         self.removed["too_short"] += batch.too_short
         self.removed["too_long"] += batch.too_long
         keep = np.ones(batch.table.num_rows, dtype=bool)

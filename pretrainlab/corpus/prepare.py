@@ -1,16 +1,16 @@
 """The stateless half of the corpus build, run on batches in worker processes.
 
-Everything a batch needs that depends on the batch alone — cleaning, the length filters, exact-dedup
-digests, MinHash signatures, split keys — is :class:`PrepareBatch`. What depends on the documents
+Everything a batch needs that depends on the batch alone — parsing JSON lines, cleaning, the length
+filters, exact-dedup digests, MinHash signatures, split keys — is :class:`PrepareBatch`. What depends on the documents
 seen before (the dedup state, the shard writers) stays in the build's process, which takes prepared
 batches back in submission order, so the output is the same for any number of workers.
 
->>> import pyarrow as pa
+>>> from pretrainlab.corpus.sources import DocumentRun
 >>> prepared = PrepareBatch(min_chars=3, max_chars=100, exact=True, hasher=None)(
-...     pa.table({"text": [" a  b ", "x", "  a b"]})
+...     RawBatch("corpus.sources[0]", [DocumentRun("files:a.txt", [" a  b ", "x", None, "  a b"])])
 ... )
->>> prepared.table.column("text").to_pylist(), prepared.too_short, len(prepared.digests)
-(['a b', 'a b'], 1, 2)
+>>> prepared.table.column("text").to_pylist(), prepared.too_short, prepared.invalid_utf8, len(prepared.digests)
+(['a b', 'a b'], 1, 1, 2)
 """
 
 from __future__ import annotations
@@ -33,12 +33,38 @@ import pyarrow as pa
 from pretrainlab.corpus import cleaning
 from pretrainlab.corpus.cleaning import TEXT
 from pretrainlab.corpus.dedup import MinHasher, text_digests
+from pretrainlab.corpus.shards import SCHEMA, SOURCE
+from pretrainlab.corpus.sources import DocumentRun, texts_of
 from pretrainlab.corpus.split import split_keys
 
 
 @dataclass(frozen=True, eq=False)
+class RawBatch:
+    """Documents of one source as read (JSON lines not parsed yet), in stream order."""
+
+    source: str  # its key, corpus.sources[i]
+    runs: list[DocumentRun]
+
+    def table(self) -> tuple[pa.Table, int]:
+        """The ``text`` and ``source`` (origin) of the documents with valid UTF-8, and how many had not."""
+        texts: list[str | None] = []
+        origins: list[str] = []
+        for run in self.runs:
+            run_texts = texts_of(run)
+            texts += run_texts
+            origins += [run.origin] * len(run_texts)
+        invalid = texts.count(None)
+        if invalid:
+            origins = [origin for origin, text in zip(origins, texts, strict=True) if text is not None]
+            texts = [text for text in texts if text is not None]
+        return pa.table({TEXT: texts, SOURCE: origins}, schema=SCHEMA), invalid
+
+
+@dataclass(frozen=True, eq=False)
 class PreparedBatch:
+    source: str  # RawBatch.source
     table: pa.Table  # cleaned, within the length limits
+    invalid_utf8: int
     too_short: int
     too_long: int
     digests: list[bytes] | None  # per row; None when exact dedup is off
@@ -55,7 +81,8 @@ class PrepareBatch:
     exact: bool
     hasher: MinHasher | None
 
-    def __call__(self, table: pa.Table) -> PreparedBatch:
+    def __call__(self, batch: RawBatch) -> PreparedBatch:
+        table, invalid = batch.table()
         table = cleaning.normalize_whitespace(cleaning.nfc(table))
         rows = table.num_rows
         table = cleaning.drop_too_short(table, self.min_chars)
@@ -64,7 +91,9 @@ class PrepareBatch:
         table = cleaning.drop_too_long(table, self.max_chars)
         too_long = rows - table.num_rows
         return PreparedBatch(
+            source=batch.source,
             table=table,
+            invalid_utf8=invalid,
             too_short=too_short,
             too_long=too_long,
             digests=text_digests(cleaning.utf8_texts(table)) if self.exact else None,

@@ -1,10 +1,11 @@
 """Read raw documents from the corpus sources named in ``params.yaml`` (``corpus.sources``).
 
-Every reader is a generator of :class:`RawDocument` so the build streams: at most one file's lines
-(or one Arrow record batch) are in memory at a time. ``origin`` says where a document came from
-(``synthworld``, ``files:raw/a.jsonl.gz``, ``hf:roneneldan/TinyStories``); ``text`` is ``None`` for a
-document whose bytes are not valid UTF-8 — the build counts it under ``invalid_utf8`` and drops it,
-so one bad byte never crashes a run.
+Every reader is a generator of :class:`DocumentRun` (consecutive documents of one origin) so the build
+streams: about a megabyte of a file's lines (or one Arrow record batch) is in memory at a time.
+``origin`` says where a document came from (``synthworld``, ``files:raw/a.jsonl.gz``,
+``hf:roneneldan/TinyStories``); a text is ``None`` for a document whose bytes are not valid UTF-8 — the
+build counts it under ``invalid_utf8`` and drops it, so one bad byte never crashes a run. JSON lines
+stay unparsed (:class:`JsonLines`) until :func:`texts_of`, so the build parses them in its workers.
 
 Bad input raises :class:`~pretrainlab.errors.UserInputError` naming the key path
 (``corpus.sources[1].glob``) or the file and line at fault.
@@ -16,7 +17,9 @@ import glob as globlib
 import gzip
 import json
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -37,11 +40,53 @@ FILE_FORMATS = {
     ".parquet": "parquet",
 }
 _ARROW_BATCH = 1024
+_JSON_LINES_BYTES = 1 << 20  # read per run of a JSON lines file
 
 
 class RawDocument(NamedTuple):
     origin: str
     text: str | None  # None: the bytes were not valid UTF-8
+
+
+@dataclass(frozen=True)
+class JsonLines:
+    """Lines of a JSON lines file, not parsed yet: :meth:`texts` parses them (picklable, cheap to send)."""
+
+    path: Path
+    field: str
+    lines: list[bytes]  # without the blank ones
+    line_numbers: Sequence[int]  # 1-based, for messages
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def __getitem__(self, part: slice) -> JsonLines:
+        return JsonLines(self.path, self.field, self.lines[part], self.line_numbers[part])
+
+    def texts(self) -> list[str | None]:
+        """The ``field`` of each line (None for invalid UTF-8); UserInputError naming file:line if bad."""
+        try:  # the common case at C speed: every line an object whose field is a string
+            texts = [record[self.field] for record in map(orjson.loads, self.lines)]
+            if set(map(type, texts)) <= {str}:
+                return texts
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            pass
+        return [
+            _json_text(raw, self.field, f"{self.path}:{line_no}")
+            for raw, line_no in zip(self.lines, self.line_numbers, strict=True)
+        ]
+
+
+class DocumentRun(NamedTuple):
+    """Consecutive documents of one origin: their texts, or JSON lines still to parse."""
+
+    origin: str
+    texts: list[str | None] | JsonLines
+
+
+def texts_of(run: DocumentRun) -> list[str | None]:
+    """A run's texts, parsing JSON lines (where the build's workers run it)."""
+    return run.texts.texts() if isinstance(run.texts, JsonLines) else run.texts
 
 
 def iter_documents(source: Source, key: str, root: Path | None = None) -> Iterator[RawDocument]:
@@ -50,6 +95,13 @@ def iter_documents(source: Source, key: str, root: Path | None = None) -> Iterat
     ``key`` is the source's params path (``corpus.sources[0]``) used in error messages; ``root`` is the
     directory ``files`` globs and relative ``hf`` paths are resolved against (default: the cwd).
     """
+    for run in iter_runs(source, key, root):
+        for text in texts_of(run):
+            yield RawDocument(run.origin, text)
+
+
+def iter_runs(source: Source, key: str, root: Path | None = None) -> Iterator[DocumentRun]:
+    """:func:`iter_documents` in runs, JSON lines unparsed."""
     root = Path.cwd() if root is None else Path(root)
     if isinstance(source, SynthworldSource):
         return _synthworld(source)
@@ -77,12 +129,13 @@ def _local_path(source: HFSource, root: Path) -> Path:
 
 
 # ------------------------------------------------------------------------------------ synthworld
-def _synthworld(source: SynthworldSource) -> Iterator[RawDocument]:
+def _synthworld(source: SynthworldSource) -> Iterator[DocumentRun]:
     # Imported lazily: the generator is a large module that ``files``/``hf`` corpora never need.
     from pretrainlab.synthworld import generate_documents
 
-    for text in generate_documents(documents=source.documents, entities=source.entities, seed=source.seed):
-        yield RawDocument("synthworld", text)
+    texts = generate_documents(documents=source.documents, entities=source.entities, seed=source.seed)
+    while run := list[str | None](islice(texts, _ARROW_BATCH)):
+        yield DocumentRun("synthworld", run)
 
 
 # ----------------------------------------------------------------------------------------- files
@@ -115,19 +168,19 @@ def match_files(source: FilesSource, key: str, root: Path) -> list[Path]:
     return matches
 
 
-def _files(source: FilesSource, key: str, root: Path) -> Iterator[RawDocument]:
+def _files(source: FilesSource, key: str, root: Path) -> Iterator[DocumentRun]:
     for relative in match_files(source, key, root):
         path = root / relative
         origin = f"files:{relative.as_posix()}"
         kind = file_format(str(relative))
         if kind == "text":
-            yield RawDocument(origin, _decode(path.read_bytes()))
+            yield DocumentRun(origin, [_decode(path.read_bytes())])
         elif kind == "jsonl":
-            for text in _read_json_lines(path, source.text_field, key):
-                yield RawDocument(origin, text)
+            for lines in _read_json_lines(path, source.text_field):
+                yield DocumentRun(origin, lines)
         else:
-            for text in _read_parquet(path, source.text_field):
-                yield RawDocument(origin, text)
+            for texts in _read_parquet(path, source.text_field):
+                yield DocumentRun(origin, texts)
 
 
 def _decode(data: bytes) -> str | None:
@@ -137,32 +190,39 @@ def _decode(data: bytes) -> str | None:
         return None
 
 
-def _read_json_lines(path: Path, field: str, key: str) -> Iterator[str | None]:
+def _read_json_lines(path: Path, field: str) -> Iterator[JsonLines]:
     opener = gzip.open if path.name.lower().endswith(".gz") else open
-    line_no = 0
+    line_no = 0  # lines read so far
     try:
         with opener(path, "rb") as handle:
-            for line_no, raw in enumerate(handle, start=1):
-                if not raw.strip():
-                    continue
-                try:  # orjson refuses invalid UTF-8, lone surrogates, NaN: those take the slow path
-                    record = orjson.loads(raw)
-                except orjson.JSONDecodeError:
-                    line = _decode(raw)
-                    if line is None:
-                        yield None
-                        continue
-                    try:
-                        record = json.loads(line)
-                    except json.JSONDecodeError as err:
-                        raise UserInputError(f"{path}:{line_no}: not a JSON object ({err.msg})") from err
-                    yield _text_of(record, field, f"{path}:{line_no}", escaped=b"\\u" in raw)
-                    continue
-                yield _text_of(record, field, f"{path}:{line_no}", escaped=False)
+            while lines := handle.readlines(_JSON_LINES_BYTES):
+                documents = list(filter(bytes.strip, lines))  # blank lines are no documents
+                if len(documents) == len(lines):
+                    numbers: Sequence[int] = range(line_no + 1, line_no + 1 + len(lines))
+                else:
+                    numbers = [n for n, line in enumerate(lines, line_no + 1) if line.strip()]
+                line_no += len(lines)
+                if documents:
+                    yield JsonLines(path, field, documents, numbers)
     except (EOFError, gzip.BadGzipFile, zlib.error) as err:
         raise UserInputError(
             f"{path}: truncated or corrupt gzip after line {line_no} ({err}); re-download or recompress it"
         ) from err
+
+
+def _json_text(raw: bytes, field: str, where: str) -> str | None:
+    try:  # orjson refuses invalid UTF-8, lone surrogates, NaN: those take the slow path
+        record = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        line = _decode(raw)
+        if line is None:
+            return None
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise UserInputError(f"{where}: not a JSON object ({err.msg})") from err
+        return _text_of(record, field, where, escaped=b"\\u" in raw)
+    return _text_of(record, field, where, escaped=False)
 
 
 def _text_of(record: Any, field: str, where: str, *, escaped: bool) -> str | None:
@@ -188,7 +248,7 @@ def _text_of(record: Any, field: str, where: str, *, escaped: bool) -> str | Non
     return text
 
 
-def _read_parquet(path: Path, field: str) -> Iterator[str | None]:
+def _read_parquet(path: Path, field: str) -> Iterator[list[str | None]]:
     try:
         parquet = pq.ParquetFile(path)
         names = parquet.schema_arrow.names
@@ -198,14 +258,13 @@ def _read_parquet(path: Path, field: str) -> Iterator[str | None]:
         if not (pa.types.is_string(column_type) or pa.types.is_large_string(column_type)):
             raise UserInputError(f"{path}: column {field!r} is {column_type}, not a string column")
         for batch in parquet.iter_batches(batch_size=_ARROW_BATCH, columns=[field]):
-            for text in batch.column(0).to_pylist():
-                yield "" if text is None else text
+            yield ["" if text is None else text for text in batch.column(0).to_pylist()]
     except (pa.ArrowInvalid, OSError) as err:
         raise UserInputError(f"{path}: not a readable parquet file ({err})") from err
 
 
 # -------------------------------------------------------------------------------------------- hf
-def _hf(source: HFSource, key: str, root: Path) -> Iterator[RawDocument]:
+def _hf(source: HFSource, key: str, root: Path) -> Iterator[DocumentRun]:
     dataset = _open_hf(source, key, root)
     origin = f"hf:{source.path}" + (f"/{source.name}" if source.name else "")
     columns = dataset.column_names
@@ -222,16 +281,21 @@ def _hf(source: HFSource, key: str, root: Path) -> Iterator[RawDocument]:
                 f"{key}.text_field: dataset {source.path!r} has no field {source.text_field!r}; "
                 f"fields present: {sorted(batch)}"
             )
+        texts: list[str | None] = []
         for text in batch[source.text_field]:
             if limit is not None and count >= limit:
-                return
+                break
             if text is not None and not isinstance(text, str):
                 raise UserInputError(
                     f"{key}.text_field: field {source.text_field!r} of {source.path!r} holds "
                     f"{type(text).__name__}, not strings"
                 )
             count += 1
-            yield RawDocument(origin, text or "")
+            texts.append(text or "")
+        if texts:
+            yield DocumentRun(origin, texts)
+        if limit is not None and count >= limit:
+            return
 
 
 def _open_hf(source: HFSource, key: str, root: Path) -> Any:

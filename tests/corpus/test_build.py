@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import random
 import sys
@@ -150,3 +151,16 @@ def test_output_is_the_same_for_any_number_of_workers(tmp_path: Path) -> None:
     assert one == two and one.removed["exact_duplicates"] >= 300 and one.removed["near_duplicates"] > 100
     for split in ("train", "val"):
         assert _read(tmp_path / "one", split) == _read(tmp_path / "two", split)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_bad_line_parsed_in_a_worker_is_reported_first_with_its_line(tmp_path: Path, workers: int) -> None:
+    good = [json.dumps({"text": f"document {i} about the {WORDS[i % 12]}"}) for i in range(5000)]
+    lines = [*good[:10], "", *good[10:4900], '{"body": "no text field"}', *good[4900:]]  # line 4902
+    (tmp_path / "a.jsonl").write_text("\n".join(lines) + "\n")
+    later = "".join(json.dumps({"text": f"{random.random()}"}) + "\n" for _ in range(2000)).encode()
+    (tmp_path / "b.jsonl.gz").write_bytes(gzip.compress(later)[:2000])  # truncated: read after a.jsonl
+    config = CorpusConfig(sources=[FilesSource(kind="files", glob="*.jsonl*")])
+    with pytest.raises(UserInputError, match=r"a\.jsonl:4902: no text field 'text'.*\['body'\]"):
+        build_corpus(config, seed=0, out_dir=tmp_path / "corpus", root=tmp_path, workers=workers)
+    assert not (tmp_path / "corpus").exists()
