@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,12 @@ SHARD_PATTERN = "part-*.parquet"
 
 
 class ShardWriter:
-    """Append batches to ``folder/part-NNNNN.parquet`` files of bounded size."""
+    """Append batches to ``folder/part-NNNNN.parquet`` files of bounded size.
+
+    Row groups are compressed and written by a background thread (Arrow releases the GIL), one at a
+    time and in order, so the caller goes on with its next batch meanwhile; :meth:`close` waits for
+    them and raises a failed write's error. Files are created and closed by the caller's thread only.
+    """
 
     def __init__(
         self,
@@ -46,6 +52,8 @@ class ShardWriter:
         self._shard_documents = self._shard_bytes = 0
         self._pending: list[pa.Table] = []
         self._pending_documents = 0
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="shard-writer")
+        self._writing: Future[None] | None = None  # the row group being written
 
     def write(self, table: pa.Table) -> None:
         table = table.select(SCHEMA.names).cast(SCHEMA)
@@ -79,22 +87,33 @@ class ShardWriter:
     def _flush(self) -> None:
         if not self._pending:
             return
+        table = pa.concat_tables(self._pending).combine_chunks()
+        self._pending, self._pending_documents = [], 0
+        self._wait()  # one row group in flight at most: memory stays bounded
         if self._writer is None:
             path = self.folder / f"part-{len(self.paths):05d}.parquet"
             self._writer = pq.ParquetWriter(path, SCHEMA, compression="zstd")
             self.paths.append(path)
-        self._writer.write_table(pa.concat_tables(self._pending).combine_chunks())
-        self._pending, self._pending_documents = [], 0
+        self._writing = self._thread.submit(self._writer.write_table, table)
+
+    def _wait(self) -> None:
+        if self._writing is not None:
+            writing, self._writing = self._writing, None
+            writing.result()
 
     def _finish_shard(self) -> None:
         self._flush()
+        self._wait()
         if self._writer is not None:
             self._writer.close()
             self._writer = None
         self._shard_documents = self._shard_bytes = 0
 
     def close(self) -> None:
-        self._finish_shard()
+        try:
+            self._finish_shard()
+        finally:
+            self._thread.shutdown(wait=True)
 
 
 def shard_paths(corpus_dir: Path, split: str) -> list[Path]:
