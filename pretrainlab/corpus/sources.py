@@ -21,14 +21,16 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pretrainlab.config.schema import FilesSource, HFSource, Source, SynthworldSource
 from pretrainlab.errors import UserInputError
+
+if TYPE_CHECKING:  # sources are told apart by ``kind``: the build's workers need not import pydantic
+    from pretrainlab.config.schema import FilesSource, HFSource, Source, SynthworldSource
 
 # Suffix -> reader kind. ``.json.gz``/``.json`` are JSON lines, as the HF hub and most dumps use them.
 FILE_FORMATS = {
@@ -103,11 +105,11 @@ def iter_documents(source: Source, key: str, root: Path | None = None) -> Iterat
 def iter_runs(source: Source, key: str, root: Path | None = None) -> Iterator[DocumentRun]:
     """:func:`iter_documents` in runs, JSON lines unparsed."""
     root = Path.cwd() if root is None else Path(root)
-    if isinstance(source, SynthworldSource):
+    if source.kind == "synthworld":
         return _synthworld(source)
-    if isinstance(source, FilesSource):
+    if source.kind == "files":
         return _files(source, key, root)
-    if isinstance(source, HFSource):
+    if source.kind == "hf":
         return _hf(source, key, root)
     raise TypeError(f"unknown source kind: {source!r}")
 
@@ -115,9 +117,9 @@ def iter_runs(source: Source, key: str, root: Path | None = None) -> Iterator[Do
 def check_source(source: Source, key: str, root: Path | None = None) -> None:
     """Cheap checks before a build reads anything: a glob matches supported files, a local path exists."""
     root = Path.cwd() if root is None else Path(root)
-    if isinstance(source, FilesSource):
+    if source.kind == "files":
         match_files(source, key, root)
-    elif isinstance(source, HFSource):
+    elif source.kind == "hf":
         looks_local = source.path.startswith((".", "/", "~")) or source.path.count("/") > 1
         if looks_local and not _local_path(source, root).exists():
             raise UserInputError(f"{key}.path: {source.path!r} does not exist (relative to {root})")
