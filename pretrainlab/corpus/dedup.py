@@ -16,6 +16,7 @@ sequential ``keep`` that decides against the state kept so far.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import re
@@ -285,13 +286,20 @@ class NearDedup:
     """
 
     def __init__(self, threshold: float, num_perm: int, shingle_words: int, seed: int) -> None:
-        from datasketch import MinHashLSH  # imports scipy: kept out of the worker processes' imports
-
         self.hasher = MinHasher.from_seed(num_perm, shingle_words, seed)
-        self.bands: tuple[tuple[int, int], ...] = tuple(
-            MinHashLSH(threshold=threshold, num_perm=num_perm).hashranges
-        )
-        self._tables: list[set[bytes]] = [set() for _ in self.bands]
+        self.threshold = threshold
+        self._tables: list[set[bytes]] | None = None
+
+    @functools.cached_property
+    def bands(self) -> tuple[tuple[int, int], ...]:
+        """``(start, end)`` of each band in a signature: datasketch's choice, on first use.
+
+        Importing datasketch imports scipy (a second or more): at the first batch, not when the build
+        starts, so that it overlaps the worker processes' start (and they never import it).
+        """
+        from datasketch import MinHashLSH
+
+        return tuple(MinHashLSH(threshold=self.threshold, num_perm=self.hasher.num_perm).hashranges)
 
     def signatures(self, texts: Sequence[str]) -> np.ndarray:
         return self.hasher.signatures(texts)
@@ -305,10 +313,13 @@ class NearDedup:
             for lo, hi in self.bands
         ]
         n = len(signatures)
+        if self._tables is None:
+            self._tables = [set() for _ in self.bands]
+        tables = self._tables
         # Set and dict operations over whole bands (C loops), Python loops only over collisions.
         keep = np.ones(n, dtype=bool)
         shared = np.zeros(n, dtype=bool)  # shares a band key with another document of the batch
-        for keys, table in zip(band_keys, self._tables, strict=True):
+        for keys, table in zip(band_keys, tables, strict=True):
             last = dict(zip(keys, range(n), strict=True))  # key -> its last row in the batch
             if len(last) < n:
                 last_row = np.fromiter(map(last.__getitem__, keys), dtype=np.int64, count=n)
@@ -319,14 +330,14 @@ class NearDedup:
             keep[[last[key] for key in table.intersection(last)]] = False
         # Within the batch, only documents sharing a band key with another one need deciding in order.
         for i in np.flatnonzero(shared & keep):
-            if any(keys[i] in table for keys, table in zip(band_keys, self._tables, strict=True)):
+            if any(keys[i] in table for keys, table in zip(band_keys, tables, strict=True)):
                 keep[i] = False
             else:
-                for keys, table in zip(band_keys, self._tables, strict=True):
+                for keys, table in zip(band_keys, tables, strict=True):
                     table.add(keys[i])
         # The rest share no key with any kept document: add them all.
         rest = (keep & ~shared).tolist()
-        for keys, table in zip(band_keys, self._tables, strict=True):
+        for keys, table in zip(band_keys, tables, strict=True):
             table.update(itertools.compress(keys, rest))
         return keep
 
