@@ -7,7 +7,9 @@ Each build alternates with one using the previous shingle hash (SHA-1 per shingl
 default), so the ratio between the two is measured under the same load. On the first ``--check-docs``
 documents it checks that the signatures and keep decisions equal datasketch's ``MinHash.bulk`` +
 ``MinHashLSH`` with ``hashfunc=shingle_hash`` (and, for the SHA-1 path, with datasketch's default),
-and lists the documents whose near-duplicate decision differs between the two hashes.
+and lists the documents whose near-duplicate decision differs between the two hashes. Builds in this
+process share its warm worker forkserver; ``cold_process`` times whole fresh processes (interpreter,
+imports, workers' start and one build), as the corpus stage runs it, less its CLI and params.
 
     python benchmarks/corpus_throughput.py [--mb 40] [--repeats 5] [--workers N]
 
@@ -22,6 +24,8 @@ import hashlib
 import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -77,6 +81,26 @@ def write_corpus(folder: Path, megabytes: float) -> tuple[Path, int]:
         for text in generate_documents(documents=documents, entities=max(500, documents // 40), seed=1):
             out.write(json.dumps({"text": text}) + "\n")
     return path, documents
+
+
+COLD_BUILD = """
+from pathlib import Path
+from pretrainlab.config.schema import CorpusConfig, FilesSource
+from pretrainlab.corpus.build import build_corpus
+if __name__ == "__main__":
+    folder = Path({folder!r})
+    config = CorpusConfig(sources=[FilesSource(kind="files", glob="docs.jsonl")])
+    build_corpus(config, seed={seed}, out_dir=folder / "cold", root=folder, workers={workers})
+"""
+
+
+def cold_process_seconds(folder: Path, workers: int) -> float:
+    """Wall seconds of a fresh Python process that builds the corpus once."""
+    script = folder / "cold_build.py"
+    script.write_text(COLD_BUILD.format(folder=str(folder), seed=SEED, workers=workers))
+    started = time.perf_counter()
+    subprocess.run([sys.executable, str(script)], check=True)
+    return time.perf_counter() - started
 
 
 def datasketch_keep(minhashes: list, threshold: float) -> tuple[list[bool], list[list[int]]]:
@@ -230,6 +254,7 @@ def main() -> None:
         started = time.perf_counter()
         build_corpus(synth, seed=SEED, out_dir=folder / "synth", workers=workers)
         synth_seconds = time.perf_counter() - started
+        cold = [cold_process_seconds(folder, workers) for _ in range(args.repeats)]
         check = check_against_datasketch(path, min(args.check_docs, documents))
 
     times, main_cpu = [wall for wall, _ in runs], [cpu for _, cpu in runs]
@@ -267,6 +292,7 @@ def main() -> None:
         "removed_sha1_path": stats_sha1["removed"],
         "documents_out": stats["documents_out"],
         "synthworld_source_mb_per_s": megabytes / synth_seconds,  # includes generating the documents
+        "cold_process": {"seconds": spread(cold), "mb_per_s": spread([megabytes / t for t in cold])},
         "datasketch_check": check,
     }
     write_result("corpus_throughput", result)
@@ -277,7 +303,8 @@ def main() -> None:
         f"{result['sha1_path_mb_per_s']['median']:.2f} MB/s, "
         f"{result['speedup_vs_sha1_path']['median_of_pairs']:.2f}x; 1 process "
         f"{result['cpu_seconds_per_mb']:.3f} vs {result['sha1_path_cpu_seconds_per_mb']:.3f} CPU-s/MB; "
-        f"projected idle {result['projected_idle_mb_per_s']:.1f} MB/s; near-dup decisions changed by the "
+        f"projected idle {result['projected_idle_mb_per_s']:.1f} MB/s; fresh process "
+        f"{result['cold_process']['mb_per_s']['median']:.2f} MB/s; near-dup decisions changed by the "
         f"hash: {changed['removed_only_with_shingle_hash']} + {changed['removed_only_with_sha1']} of "
         f"{check['documents']} (identical to datasketch with the same hash)"
     )
