@@ -16,6 +16,7 @@ sequential ``keep`` that decides against the state kept so far.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import re
@@ -26,7 +27,6 @@ import numpy as np
 import pyarrow as pa
 
 from pretrainlab.corpus.cleaning import TEXT, utf8_texts
-from pretrainlab.corpus.lsh import lsh_bands
 from pretrainlab.errors import UserInputError
 
 # Shingles whose permuted hashes are held in memory at once (num_perm x this many uint32).
@@ -280,8 +280,7 @@ class NearDedup:
 
     Each document becomes a MinHash of its word ``shingle_words``-grams (``num_perm`` permutations
     drawn from ``seed``), checked against an LSH index of the documents kept so far. The LSH bands
-    (``b`` bands of ``r`` rows) are the ones datasketch's ``MinHashLSH`` picks for ``threshold``
-    (:func:`~pretrainlab.corpus.lsh.lsh_bands`); a
+    (``b`` bands of ``r`` rows) are the ones datasketch's ``MinHashLSH`` picks for ``threshold``; a
     band collision counts as a duplicate (no exact Jaccard check, as in most web-scale pipelines), so
     the result is deterministic for a given input order and equal to a datasketch ``MinHashLSH``
     queried then inserted document by document (with ``MinHash(..., hashfunc=shingle_hash)``).
@@ -289,14 +288,26 @@ class NearDedup:
 
     def __init__(self, threshold: float, num_perm: int, shingle_words: int, seed: int) -> None:
         self.hasher = MinHasher.from_seed(num_perm, shingle_words, seed)
-        self.bands = lsh_bands(threshold, num_perm)
-        if len(self.bands) < 2:
+        self.threshold = threshold
+        self._tables: list[set[bytes]] | None = None
+
+    @functools.cached_property
+    def bands(self) -> tuple[tuple[int, int], ...]:
+        """``(start, end)`` of each band in a signature: datasketch's choice, on first use.
+
+        Importing datasketch imports scipy (a second or more): at the first batch, not when the build
+        starts, so that it overlaps the worker processes' start (and they never import it).
+        """
+        from datasketch import MinHashLSH
+
+        num_perm = self.hasher.num_perm
+        try:
+            return tuple(MinHashLSH(threshold=self.threshold, num_perm=num_perm).hashranges)
+        except ValueError as error:  # e.g. the single band it picks for a high threshold
             raise UserInputError(
-                f"corpus.filters.minhash: threshold {threshold} with num_perm {num_perm} gives "
-                f"{len(self.bands)} LSH band, and a duplicate would then have to match every permutation; "
-                "lower the threshold or raise num_perm"
-            )
-        self._tables: list[set[bytes]] = [set() for _ in self.bands]
+                f"corpus.filters.minhash: threshold {self.threshold} with num_perm {num_perm}: {error} "
+                "(datasketch's MinHashLSH); lower the threshold or raise num_perm"
+            ) from error
 
     def signatures(self, texts: Sequence[str]) -> np.ndarray:
         return self.hasher.signatures(texts)
@@ -310,6 +321,8 @@ class NearDedup:
             for lo, hi in self.bands
         ]
         n = len(signatures)
+        if self._tables is None:
+            self._tables = [set() for _ in self.bands]
         tables = self._tables
         # Set and dict operations over whole bands (C loops), Python loops only over collisions.
         keep = np.ones(n, dtype=bool)
