@@ -149,6 +149,8 @@ def code_deps(reached: Iterable[str], python_files: Iterable[str]) -> list[str]:
     >>> files = ["p/__init__.py", "p/m/__init__.py", "p/m/a.py", "p/m/b.py", "p/e/x.py", "p/e/y.py", "p/e/z.py"]
     >>> code_deps(["p/__init__.py", "p/m/__init__.py", "p/m/a.py", "p/e/x.py"], files)
     ['p/__init__.py', 'p/e/x.py', 'p/m']
+    >>> code_deps(["p/e/x.py", "p/d/s/t.py"], [*files, "p/d/s/t.py", "p/d/s/u.py", "p/d/v.py", "p/d/w.py"])
+    ['p/d/s', 'p/e/x.py']
     """
     python_files = sorted(python_files)
     reached = set(reached)
@@ -163,9 +165,9 @@ def code_deps(reached: Iterable[str], python_files: Iterable[str]) -> list[str]:
             deps.append(folder)
             return
         deps.extend(f for f in run if f.count("/") == folder.count("/") + 1)
-        for sub in sorted({f.rsplit("/", 1)[0] for f in inside if f.count("/") > folder.count("/") + 1}):
-            if sub.count("/") == folder.count("/") + 1:
-                visit(sub, depth + 1)
+        level = folder.count("/") + 2  # path parts of an immediate subfolder
+        for sub in sorted({"/".join(f.split("/")[:level]) for f in inside if f.count("/") >= level}):
+            visit(sub, depth + 1)
 
     deps.extend(f for f in sorted(reached) if "/" not in f)
     for top in sorted({f.split("/", 1)[0] for f in reached if "/" in f}):

@@ -16,6 +16,7 @@ from tests.checkout import ROOT, source_files
 from tests.conftest import SMOKE
 from tests.pipelines.declarations import (
     DeclaredStage,
+    code_deps,
     code_problems,
     declared_stages,
     params_problems,
@@ -173,3 +174,11 @@ def test_over_broad_declarations_are_reported(toy):
         "toy/scoring/z.py, toy/unrelated.py, which the stage never runs",
         "build: dvc.yaml lists corpus, which its Params never reads",
     ]
+
+
+def test_code_deps_fold_a_package_run_mostly_and_look_inside_one_run_little():
+    files = ["p/__init__.py", "p/m/__init__.py", "p/m/a.py", "p/m/b.py", "p/e/x.py", "p/e/y.py", "p/e/z.py"]
+    files += ["p/d/s/t.py", "p/d/s/u.py", "p/d/q/r.py", "p/d/q/o.py", "p/d/q/n.py"]  # p/d: subfolders only
+    reached = ["p/__init__.py", "p/m/__init__.py", "p/m/a.py", "p/e/x.py", "p/d/s/t.py"]
+    assert code_deps(reached, files) == ["p/__init__.py", "p/d/s", "p/e/x.py", "p/m"]
+    assert code_deps(["p/m/a.py"], files) == ["p/m/a.py"]  # 1 of 3 files: listed alone
